@@ -1,0 +1,106 @@
+"""Echo settings: one pydantic-settings object, built in ``main()`` and passed down.
+
+Values come from environment variables (``ECHO_*``, plus the providers' usual
+``OPENAI_API_KEY`` / ``DEEPGRAM_API_KEY`` / ``CARTESIA_API_KEY`` / ``GOOGLE_API_KEY``)
+or a ``.env`` file. Secrets are ``SecretStr`` so they never print in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent
+DEFAULT_VOCABULARY = PROJECT_DIR / "clinic" / "data" / "clinic_vocabulary.json"
+
+
+class MissingKeyError(RuntimeError):
+    """A chosen cloud provider has no API key; names the environment variable to set."""
+
+    def __init__(self, variable: str, provider: str):
+        self.variable = variable
+        self.provider = provider
+        super().__init__(f"{provider} needs {variable}: set it in the environment or in .env")
+
+
+class EchoSettings(BaseSettings):
+    """All of Echo's runtime configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ECHO_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # --- server -------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+    data_dir: Path = Path("echo_data")
+    max_sessions: int = 4
+
+    # --- provider choice ("auto": the cloud provider when its key is set, else local) ----
+    stt_provider: Literal["auto", "whisper", "deepgram"] = "auto"
+    llm_provider: Literal["auto", "local", "openai"] = "auto"
+    tts_provider: Literal["auto", "piper", "cartesia"] = "auto"
+
+    # --- cloud keys (read from the providers' usual variable names) -----------------------
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "ECHO_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ECHO_OPENAI_BASE_URL")
+    )
+    openai_model: str = "gpt-4o-mini"
+    deepgram_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DEEPGRAM_API_KEY", "ECHO_DEEPGRAM_API_KEY")
+    )
+    deepgram_model: str = "nova-3"
+    cartesia_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("CARTESIA_API_KEY", "ECHO_CARTESIA_API_KEY")
+    )
+    cartesia_voice: str = "71a7ad14-091c-4e8e-a314-022ece01c121"
+    google_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("GOOGLE_API_KEY", "ECHO_GOOGLE_API_KEY")
+    )
+
+    # --- embedded local models --------------------------------------------------------------
+    whisper_model: str = "tiny.en"  # "tiny.en" (bundled), "base.en" (bundled, split), or a dir
+    whisper_compute_type: str = "int8"
+    whisper_pad_seconds: float = 30.0  # mel window Whisper decodes; 30 s is Whisper's own
+    piper_voice: str = "en_US-joe-medium"
+
+    # --- turn taking --------------------------------------------------------------------------
+    vad_confidence: float = 0.7
+    vad_start_secs: float = 0.2
+    vad_stop_secs: float = 0.2
+    smart_turn: bool = True
+
+    # --- domain -----------------------------------------------------------------------------------
+    vocabulary_path: Path = DEFAULT_VOCABULARY
+    vocabulary_correction: bool = True
+    clinic_db_path: Path | None = None  # default: <data_dir>/clinic.db
+    clinic_timezone: str = "UTC"
+
+    # --- audit ----------------------------------------------------------------------------------------
+    audit_enabled: bool = True
+    audit_db_path: Path | None = None  # default: <data_dir>/audit.db
+    database_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "ECHO_DATABASE_URL")
+    )
+
+    def resolved_clinic_db(self) -> Path:
+        """Path of the clinic booking database."""
+        return self.clinic_db_path or self.data_dir / "clinic.db"
+
+    def resolved_audit_db(self) -> Path:
+        """Path of the SQLite audit database."""
+        return self.audit_db_path or self.data_dir / "audit.db"
+
+    def secret(self, name: str) -> str | None:
+        """Plain value of a secret field, or None when unset or empty."""
+        value: SecretStr | None = getattr(self, name)
+        if value is None:
+            return None
+        raw = value.get_secret_value().strip()
+        return raw or None
