@@ -82,7 +82,7 @@ class EchoSettings(BaseSettings):
     clinic_db_path: Path | None = None  # default: <data_dir>/clinic.db
     clinic_timezone: str = "UTC"
 
-    # --- audit ----------------------------------------------------------------------------------------
+    # --- audit ---------------------------------------------------------------------------
     audit_enabled: bool = True
     audit_db_path: Path | None = None  # default: <data_dir>/audit.db
     database_url: SecretStr | None = Field(

@@ -1,0 +1,79 @@
+"""Pipeline variants: one module each, one registry, chosen at runtime.
+
+Every variant module exposes ``DESCRIPTION``, ``requirements(settings) -> list[str]`` (the
+environment variables it still needs; empty when it can run) and one public
+``build(session) -> PipelineWorker``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from datetime import date
+from types import ModuleType
+from typing import Any
+
+from config import EchoSettings
+
+PIPELINES: dict[str, str] = {
+    "cascaded": "pipelines.cascaded",
+}
+
+DEFAULT_PIPELINE = "cascaded"
+
+
+class UnknownPipelineError(ValueError):
+    """The requested variant is not registered; the message lists the valid ones."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.valid = sorted(PIPELINES)
+        super().__init__(f"unknown pipeline '{name}': valid pipelines are {', '.join(self.valid)}")
+
+
+@dataclass
+class Session:
+    """Everything a variant's ``build`` needs for one conversation."""
+
+    session_id: str
+    settings: EchoSettings
+    transport: Any  # pipecat BaseTransport
+    models: Any  # providers.local.LocalModels
+    clinic_store: Any  # clinic.store.ClinicStore
+    lexicon: Any | None  # vocabulary.Lexicon
+    patient_id: str
+    today: date
+    observers: list[Any] = field(default_factory=list)
+    audit: Any | None = None  # audit recorder (ToolAuditSink) or None
+    greet: bool = True
+    client_events: bool = True  # transport emits on_client_connected/disconnected
+
+
+def get_variant(name: str) -> ModuleType:
+    """Import the module of a registered variant.
+
+    Raises:
+        UnknownPipelineError: ``name`` is not registered.
+
+    """
+    if name not in PIPELINES:
+        raise UnknownPipelineError(name)
+    return importlib.import_module(PIPELINES[name])
+
+
+def availability(settings: EchoSettings) -> list[dict[str, Any]]:
+    """Each variant, whether it can run with these settings, and what it is missing."""
+    out = []
+    for name in PIPELINES:
+        module = get_variant(name)
+        missing = module.requirements(settings)
+        out.append(
+            {
+                "name": name,
+                "description": module.DESCRIPTION,
+                "available": not missing,
+                "missing": missing,
+                "default": name == DEFAULT_PIPELINE,
+            }
+        )
+    return out

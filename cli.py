@@ -1,0 +1,144 @@
+"""``echo-agent``: Echo's command line.
+
+``serve`` runs the web server, ``talk`` a conversation on this machine's microphone and
+speaker, ``chat`` a text REPL through the same brain and tools; the vocabulary, audit and
+benchmark commands are added by their packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+
+from loguru import logger
+
+from config import EchoSettings, MissingKeyError
+
+# Packages that contribute subcommands through ``add_commands(subparsers)``.
+COMMAND_MODULES = ("vocabulary.cli", "audit.cli", "bench.cli")
+
+
+def cmd_serve(args: argparse.Namespace, settings: EchoSettings) -> int:
+    """Run the HTTP/WebRTC server."""
+    import uvicorn
+
+    from server import create_app
+
+    settings = settings.model_copy(update={"host": args.host, "port": args.port})
+    app = create_app(settings, warm_up=not args.no_warm_up)
+    print(f"Echo: open http://{settings.host}:{settings.port}/ in a browser", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def cmd_talk(args: argparse.Namespace, settings: EchoSettings) -> int:
+    """Talk to Echo through this machine's microphone and speaker."""
+    from pipecat.workers.runner import WorkerRunner
+
+    import pipelines
+    from server import EchoRuntime
+    from transports import TRANSPORTS
+
+    async def run() -> None:
+        runtime = EchoRuntime(settings)
+        await asyncio.to_thread(runtime.models.warm_up)
+        variant = pipelines.get_variant(args.pipeline)
+        if missing := variant.requirements(settings):
+            raise MissingKeyError(missing[0], f"pipeline '{args.pipeline}'")
+        transport = TRANSPORTS["local"].create(
+            input_device_index=args.input_device, output_device_index=args.output_device
+        )
+        session = runtime.new_session(transport=transport, transport_name="local")
+        print("Echo is listening. Speak; Ctrl-C to stop.", flush=True)
+        try:
+            await WorkerRunner(handle_sigint=True).run(variant.build(session))
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: EchoSettings) -> int:
+    """A text conversation with the local clinic brain and the real booking tools."""
+    from clinic.brain import ClinicBrain
+    from clinic.cli_chat import chat_loop
+    from clinic.store import ClinicStore
+    from clinic.tools import ClinicTools
+
+    from server import load_vocabulary
+
+    async def run() -> None:
+        from datetime import date
+
+        store = ClinicStore(settings.resolved_clinic_db())
+        today = date.today()
+        store.seed(load_vocabulary(settings), start=today)
+        providers = store.find_providers()
+        brain = ClinicBrain(
+            provider_names=[p.name for p in providers],
+            specialties=sorted({p.specialty for p in providers}),
+            today=today,
+        )
+        tools = ClinicTools(store, patient_id=args.patient, today=today)
+        try:
+            await chat_loop(brain, tools)
+        finally:
+            store.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``echo-agent`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="echo-agent", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server (browser client at /)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--no-warm-up", action="store_true", help="skip model warm-up")
+    serve.set_defaults(func=cmd_serve)
+
+    talk = sub.add_parser("talk", help="talk through this machine's microphone and speaker")
+    talk.add_argument("--pipeline", default="cascaded")
+    talk.add_argument("--input-device", type=int, default=None)
+    talk.add_argument("--output-device", type=int, default=None)
+    talk.set_defaults(func=cmd_talk)
+
+    chat = sub.add_parser("chat", help="text REPL through the same brain and tools")
+    chat.add_argument("--patient", default="patient-cli")
+    chat.set_defaults(func=cmd_chat)
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:  # a real import error inside the package
+                raise
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse arguments, build the one settings object, dispatch."""
+    args = build_parser().parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="DEBUG" if args.verbose else "INFO")
+    try:
+        settings = EchoSettings()
+        return args.func(args, settings) or 0
+    except MissingKeyError as e:
+        print(f"echo-agent: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The cascaded variant.
+
+transport-in → Silero VAD + smart-turn v3 → STT → vocabulary correction → user context
+aggregator → LLM (+ clinic tools) → TTS → transport-out → assistant context aggregator,
+with barge-in on.
+"""
+
+from __future__ import annotations
+
+from clinic.brain import ClinicBrain
+from clinic.tools import TOOLS_SCHEMA, ClinicTools
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import LLMRunFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.turns.user_stop import (
+    SpeechTimeoutUserTurnStopStrategy,
+    TurnAnalyzerUserTurnStopStrategy,
+)
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+import providers
+from config import EchoSettings
+from pipelines import Session
+
+DESCRIPTION = "VAD + smart-turn → STT → vocabulary correction → LLM + clinic tools → TTS"
+
+SYSTEM_PROMPT = (
+    "You are Echo, the voice assistant of a telehealth clinic's appointment line. You help "
+    "callers find a provider, hear open slots, book, cancel and list their appointments, using "
+    "the tools. Always confirm provider, day and time and get a yes before booking. Your "
+    "answers are spoken aloud: one or two short sentences, no markdown, no lists, no emojis. "
+    "Say times like '10:30 AM' and dates like 'Tuesday, December 1st'. Never invent a provider "
+    "or a slot: only offer what the tools return."
+)
+
+
+def requirements(settings: EchoSettings) -> list[str]:
+    """Environment variables this variant still needs (none on the local defaults)."""
+    missing = []
+    for kind in providers.PROVIDERS:
+        try:
+            providers.select(kind, settings)
+        except providers.MissingKeyError as e:
+            missing.append(e.variable)
+    return missing
+
+
+def user_turn_params(settings: EchoSettings) -> LLMUserAggregatorParams:
+    """VAD and end-of-turn strategy for the user aggregator."""
+    vad = SileroVADAnalyzer(
+        params=VADParams(
+            confidence=settings.vad_confidence,
+            start_secs=settings.vad_start_secs,
+            stop_secs=settings.vad_stop_secs,
+        )
+    )
+    if settings.smart_turn:
+        stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())]
+    else:
+        stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=settings.vad_stop_secs)]
+    return LLMUserAggregatorParams(
+        vad_analyzer=vad, user_turn_strategies=UserTurnStrategies(stop=stop)
+    )
+
+
+def build(session: Session) -> PipelineWorker:
+    """Build the cascaded pipeline worker for one conversation."""
+    settings = session.settings
+    specs = {kind: providers.select(kind, settings) for kind in providers.PROVIDERS}
+    store = session.clinic_store
+    brain = None
+    if specs["llm"].name == "local":
+        brain = ClinicBrain(
+            provider_names=[p.name for p in store.find_providers()],
+            specialties=sorted({p.specialty for p in store.find_providers()}),
+            today=session.today,
+        )
+    ctx = providers.ProviderContext(
+        settings=settings,
+        models=session.models,
+        brain=brain,
+        keyterms=session.lexicon.keyterms() if session.lexicon else [],
+    )
+    stt = specs["stt"].create(ctx)
+    llm = specs["llm"].create(ctx)
+    tts = specs["tts"].create(ctx)
+
+    tools = ClinicTools(
+        store, patient_id=session.patient_id, today=session.today, audit_sink=session.audit
+    )
+    tools.register(llm)
+
+    context = LLMContext(
+        messages=[{"role": "system", "content": SYSTEM_PROMPT}], tools=TOOLS_SCHEMA
+    )
+    aggregators = LLMContextAggregatorPair(context, user_params=user_turn_params(settings))
+
+    stages = [session.transport.input(), stt]
+    if session.lexicon is not None and settings.vocabulary_correction:
+        from processors.vocabulary_correction import VocabularyCorrectionProcessor
+
+        stages.append(VocabularyCorrectionProcessor(lexicon=session.lexicon))
+    stages += [aggregators.user(), llm, tts, session.transport.output(), aggregators.assistant()]
+
+    worker = PipelineWorker(
+        Pipeline(stages),
+        params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
+        observers=list(session.observers),
+        enable_rtvi=False,
+    )
+
+    if session.client_events:
+
+        @session.transport.event_handler("on_client_connected")
+        async def on_client_connected(transport, client):
+            if session.greet:
+                await worker.queue_frames([LLMRunFrame()])
+
+        @session.transport.event_handler("on_client_disconnected")
+        async def on_client_disconnected(transport, client):
+            await worker.cancel()
+
+    elif session.greet:
+
+        @worker.event_handler("on_pipeline_started")
+        async def on_pipeline_started(worker, frame):
+            await worker.queue_frames([LLMRunFrame()])
+
+    return worker

@@ -1,0 +1,272 @@
+"""Echo's HTTP server: the web client, the WebRTC bootstrap endpoint and status routes.
+
+``create_app(settings)`` builds the FastAPI app. ``POST /api/offer`` takes Pipecat's
+SmallWebRTC offer body (``sdp``, ``type``, optional ``pc_id``, ``restart_pc``,
+``request_data``), picks the variant from ``?pipeline=NAME`` or ``request_data.pipeline``
+(default ``cascaded``) and starts it over SmallWebRTC. ``PATCH /api/offer`` adds ICE
+candidates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from loguru import logger
+from pydantic import BaseModel, Field
+
+import pipelines
+import providers
+from config import EchoSettings, MissingKeyError
+from transports import TRANSPORTS
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+MAX_SDP_BYTES = 64 * 1024
+
+
+class OfferBody(BaseModel):
+    """Pipecat SmallWebRTC offer request."""
+
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_BYTES)
+    type: Literal["offer"]
+    pc_id: str | None = None
+    restart_pc: bool | None = None
+    request_data: dict[str, Any] | None = None
+
+
+class IceCandidateBody(BaseModel):
+    """One trickled ICE candidate."""
+
+    candidate: str
+    sdp_mid: str
+    sdp_mline_index: int
+
+
+class PatchBody(BaseModel):
+    """ICE candidates for an existing peer connection."""
+
+    pc_id: str
+    candidates: list[IceCandidateBody]
+
+
+class MalformedSDPError(ValueError):
+    """The offer's SDP cannot start a WebRTC session."""
+
+
+def check_sdp(sdp: str) -> None:
+    """Reject an SDP that is not a WebRTC audio offer, before any connection is made."""
+    lines = [line.strip() for line in sdp.strip().splitlines()]
+    if not lines or lines[0] != "v=0":
+        raise MalformedSDPError("SDP must start with 'v=0'")
+    if not any(line.startswith("m=audio ") for line in lines):
+        raise MalformedSDPError("SDP offers no audio media section ('m=audio')")
+    if not any(line.startswith("a=fingerprint:") for line in lines):
+        raise MalformedSDPError("SDP has no DTLS fingerprint ('a=fingerprint:')")
+    if not any(line.startswith("a=ice-ufrag:") for line in lines):
+        raise MalformedSDPError("SDP has no ICE credentials ('a=ice-ufrag:')")
+
+
+class EchoRuntime:
+    """Server-wide state: warm models, stores, live sessions. One per app, never global."""
+
+    def __init__(self, settings: EchoSettings):
+        from clinic.store import ClinicStore
+        from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
+
+        from providers.local import LocalModels
+
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.models = LocalModels(settings)
+        self.clinic_store = ClinicStore(settings.resolved_clinic_db())
+        self.clinic_store.seed(load_vocabulary(settings), start=self.today())
+        self.lexicon = load_lexicon(settings)
+        self.webrtc = SmallWebRTCRequestHandler(ice_servers=[])
+        self.sessions: dict[str, asyncio.Task] = {}
+
+    def today(self):
+        """The clinic's current date."""
+        return datetime.now(ZoneInfo(self.settings.clinic_timezone)).date()
+
+    def new_session(self, *, transport, transport_name: str, patient_id: str | None = None):
+        """A :class:`pipelines.Session` for one conversation."""
+        session_id = uuid.uuid4().hex
+        return pipelines.Session(
+            session_id=session_id,
+            settings=self.settings,
+            transport=transport,
+            models=self.models,
+            clinic_store=self.clinic_store,
+            lexicon=self.lexicon,
+            patient_id=patient_id or f"patient-{session_id[:8]}",
+            today=self.today(),
+            client_events=TRANSPORTS[transport_name].client_events,
+        )
+
+    async def run_session(self, variant, session) -> None:
+        """Build and run one conversation until it ends."""
+        from pipecat.workers.runner import WorkerRunner
+
+        worker = variant.build(session)
+        runner = WorkerRunner(handle_sigint=False)
+        try:
+            await runner.run(worker)
+        finally:
+            logger.info(f"session {session.session_id} ended")
+
+    async def close(self) -> None:
+        """Stop every live session and close the stores."""
+        for task in list(self.sessions.values()):
+            task.cancel()
+        await asyncio.gather(*self.sessions.values(), return_exceptions=True)
+        await self.webrtc.close()
+        self.clinic_store.close()
+
+
+def load_vocabulary(settings: EchoSettings) -> dict:
+    """The deployment vocabulary JSON (providers, medications, specialties, procedures)."""
+    import json
+
+    return json.loads(Path(settings.vocabulary_path).read_text())
+
+
+def load_lexicon(settings: EchoSettings):
+    """The correction lexicon, or None when correction is off."""
+    if not settings.vocabulary_correction:
+        return None
+    from vocabulary import Lexicon
+
+    return Lexicon.load(settings.vocabulary_path)
+
+
+def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
+    """Build the Echo FastAPI app.
+
+    Args:
+        settings: The one settings object, built in ``main()``.
+        warm_up: Load and run the local models once at start-up.
+
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime = EchoRuntime(settings)
+        if warm_up:
+            await asyncio.to_thread(runtime.models.warm_up)
+        app.state.runtime = runtime
+        logger.info(f"Echo ready on http://{settings.host}:{settings.port}/")
+        yield
+        await runtime.close()
+
+    app = FastAPI(title="Echo", lifespan=lifespan)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
+            for e in exc.errors()  # no input echo: an offer body can be large
+        ]
+        return JSONResponse(status_code=422, content={"detail": errors})
+
+    @app.get("/")
+    async def index():
+        return FileResponse(WEB_DIR / "index.html")
+
+    @app.get("/healthz")
+    async def healthz(request: Request):
+        runtime: EchoRuntime = request.app.state.runtime
+        return {"status": "ok", "sessions": len(runtime.sessions)}
+
+    @app.get("/api/pipelines")
+    async def list_pipelines():
+        try:
+            stages = providers.describe(settings)
+        except MissingKeyError as e:
+            stages = {"error": str(e)}
+        return {"pipelines": pipelines.availability(settings), "providers": stages}
+
+    @app.post("/api/offer")
+    async def offer(request: Request, body: OfferBody, pipeline: str | None = Query(None)):
+        from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
+
+        runtime: EchoRuntime = request.app.state.runtime
+        name = pipeline or (body.request_data or {}).get("pipeline") or pipelines.DEFAULT_PIPELINE
+        try:
+            variant = pipelines.get_variant(name)
+        except pipelines.UnknownPipelineError as e:
+            raise HTTPException(422, detail={"error": str(e), "valid": e.valid}) from e
+        if missing := variant.requirements(settings):
+            raise HTTPException(
+                503,
+                detail={
+                    "error": f"pipeline '{name}' needs {', '.join(missing)}: set it and restart",
+                    "missing": missing,
+                },
+            )
+        try:
+            check_sdp(body.sdp)
+        except MalformedSDPError as e:
+            raise HTTPException(400, detail={"error": f"malformed SDP: {e}"}) from e
+        if not body.pc_id and len(runtime.sessions) >= settings.max_sessions:
+            raise HTTPException(503, detail={"error": "too many live sessions, try again later"})
+
+        started: list[Exception] = []
+
+        async def on_connection(connection):
+            try:
+                transport = TRANSPORTS["smallwebrtc"].create(connection=connection)
+                patient = (body.request_data or {}).get("patient_id")
+                session = runtime.new_session(
+                    transport=transport, transport_name="smallwebrtc", patient_id=patient
+                )
+                task = asyncio.create_task(runtime.run_session(variant, session))
+                runtime.sessions[session.session_id] = task
+                task.add_done_callback(lambda _: runtime.sessions.pop(session.session_id, None))
+                logger.info(f"session {session.session_id} started: pipeline={name}")
+            except Exception as e:  # surfaced below as a 500 with the reason
+                started.append(e)
+                raise
+
+        request_obj = SmallWebRTCRequest(
+            sdp=body.sdp,
+            type=body.type,
+            pc_id=body.pc_id,
+            restart_pc=body.restart_pc,
+            request_data=body.request_data,
+        )
+        try:
+            answer = await runtime.webrtc.handle_web_request(request_obj, on_connection)
+        except HTTPException:
+            raise
+        except Exception as e:
+            raise HTTPException(400, detail={"error": f"malformed SDP: {e}"}) from e
+        if started:
+            raise HTTPException(500, detail={"error": f"could not start pipeline: {started[0]}"})
+        return answer
+
+    @app.patch("/api/offer")
+    async def ice_candidate(request: Request, body: PatchBody):
+        from pipecat.transports.smallwebrtc.request_handler import (
+            IceCandidate,
+            SmallWebRTCPatchRequest,
+        )
+
+        runtime: EchoRuntime = request.app.state.runtime
+        patch = SmallWebRTCPatchRequest(
+            pc_id=body.pc_id,
+            candidates=[
+                IceCandidate(c.candidate, c.sdp_mid, c.sdp_mline_index) for c in body.candidates
+            ],
+        )
+        await runtime.webrtc.handle_patch_request(patch)
+        return {"status": "ok"}
+
+    return app
