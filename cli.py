@@ -12,8 +12,7 @@ import asyncio
 import importlib
 import sys
 
-from loguru import logger
-
+import logs
 from config import EchoSettings, MissingKeyError
 
 # Packages that contribute subcommands through ``add_commands(subparsers)``.
@@ -67,7 +66,6 @@ def cmd_chat(args: argparse.Namespace, settings: EchoSettings) -> int:
     from clinic.cli_chat import chat_loop
     from clinic.store import ClinicStore
     from clinic.tools import ClinicTools
-
     from server import load_vocabulary
 
     async def run() -> None:
@@ -128,8 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse arguments, build the one settings object, dispatch."""
     args = build_parser().parse_args(argv)
-    logger.remove()
-    logger.add(sys.stderr, level="DEBUG" if args.verbose else "INFO")
+    logs.configure(verbose=args.verbose)
     try:
         settings = EchoSettings()
         return args.func(args, settings) or 0

@@ -78,9 +78,9 @@ class EchoRuntime:
     """Server-wide state: warm models, stores, live sessions. One per app, never global."""
 
     def __init__(self, settings: EchoSettings):
-        from clinic.store import ClinicStore
         from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
 
+        from clinic.store import ClinicStore
         from providers.local import LocalModels
 
         self.settings = settings

@@ -7,8 +7,6 @@ with barge-in on.
 
 from __future__ import annotations
 
-from clinic.brain import ClinicBrain
-from clinic.tools import TOOLS_SCHEMA, ClinicTools
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
@@ -27,6 +25,8 @@ from pipecat.turns.user_stop import (
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 import providers
+from clinic.brain import ClinicBrain
+from clinic.tools import TOOLS_SCHEMA, ClinicTools
 from config import EchoSettings
 from pipelines import Session
 

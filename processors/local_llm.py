@@ -13,7 +13,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from clinic.brain import CallTool, ClinicBrain, Say
 from pipecat.frames.frames import (
     Frame,
     FunctionCallFromLLM,
@@ -24,6 +23,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
+
+from clinic.brain import CallTool, ClinicBrain, Say
 
 
 def standard_messages(messages: list[Any]) -> list[dict]:

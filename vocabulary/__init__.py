@@ -1,0 +1,29 @@
+"""Echo's deployment vocabulary: load it, find its terms, correct misrecognitions.
+
+The STT side (``vocabulary.stt``) is imported on demand, as it loads faster-whisper.
+"""
+
+from vocabulary.correction import (
+    DEFAULT_THRESHOLD,
+    Candidate,
+    Change,
+    Correction,
+    candidates,
+    correct,
+    find_terms,
+)
+from vocabulary.lexicon import Lexicon, SpokenForm, Term, VocabularyError
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Candidate",
+    "Change",
+    "Correction",
+    "Lexicon",
+    "SpokenForm",
+    "Term",
+    "VocabularyError",
+    "candidates",
+    "correct",
+    "find_terms",
+]
