@@ -71,7 +71,7 @@ def cmd_chat(args: argparse.Namespace, settings: EchoSettings) -> int:
     async def run() -> None:
         from datetime import date
 
-        store = ClinicStore(settings.resolved_clinic_db())
+        store = ClinicStore(settings.resolved_clinic_db(), timezone=settings.clinic_timezone)
         today = date.today()
         store.seed(load_vocabulary(settings), start=today)
         providers = store.find_providers()
@@ -81,10 +81,7 @@ def cmd_chat(args: argparse.Namespace, settings: EchoSettings) -> int:
             today=today,
         )
         tools = ClinicTools(store, patient_id=args.patient, today=today)
-        try:
-            await chat_loop(brain, tools)
-        finally:
-            store.close()
+        await chat_loop(brain, tools)
 
     asyncio.run(run())
     return 0

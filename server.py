@@ -86,7 +86,9 @@ class EchoRuntime:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.models = LocalModels(settings)
-        self.clinic_store = ClinicStore(settings.resolved_clinic_db())
+        self.clinic_store = ClinicStore(
+            settings.resolved_clinic_db(), timezone=settings.clinic_timezone
+        )
         self.clinic_store.seed(load_vocabulary(settings), start=self.today())
         self.lexicon = load_lexicon(settings)
         self.webrtc = SmallWebRTCRequestHandler(ice_servers=[])
@@ -128,7 +130,6 @@ class EchoRuntime:
             task.cancel()
         await asyncio.gather(*self.sessions.values(), return_exceptions=True)
         await self.webrtc.close()
-        self.clinic_store.close()
 
 
 def load_vocabulary(settings: EchoSettings) -> dict:

@@ -87,7 +87,7 @@ def build(session: Session) -> PipelineWorker:
         settings=settings,
         models=session.models,
         brain=brain,
-        keyterms=session.lexicon.keyterms() if session.lexicon else [],
+        keyterms=[t.text for t in session.lexicon.terms] if session.lexicon else [],
     )
     stt = specs["stt"].create(ctx)
     llm = specs["llm"].create(ctx)

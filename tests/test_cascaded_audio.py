@@ -116,4 +116,3 @@ async def test_spoken_booking_request_through_local_pipeline(settings, speak):
     samples = np.frombuffer(audio, dtype=np.int16)
     assert len(samples) / 24000 > 0.5
     assert np.abs(samples).max() > 2000
-    store.close()

@@ -1,0 +1,280 @@
+"""The speech-native variant.
+
+transport-in → user context aggregator → speech-to-speech LLM (+ clinic tools) →
+transport-out → assistant context aggregator.
+
+The LLM is Pipecat's OpenAI Realtime service (Echo's subclass, :mod:`realtime.client`) or
+Gemini Live, chosen by ``ECHO_REALTIME_PROVIDER``:
+
+* ``auto`` (default): OpenAI Realtime when ``OPENAI_API_KEY`` is set, else ``local``;
+* ``openai``: ``wss://api.openai.com/v1/realtime`` (needs ``OPENAI_API_KEY``);
+* ``local``: the same OpenAI client against Echo's offline Realtime server
+  (:mod:`realtime.server`, cascaded inside), started in-process on a loopback port;
+* ``gemini``: Gemini Live (needs ``GOOGLE_API_KEY``).
+
+Bookings go through the same :class:`clinic.tools.ClinicTools` as the cascaded variant, so a
+booking made by voice here lands in the same store. Input transcription stays on so the audit
+trail has what the user said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clinic.tools import TOOLS_SCHEMA, ClinicTools
+from pipecat.frames.frames import LLMRunFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker, ProcessorUnusablePolicy
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+
+from config import EchoSettings
+from pipelines import Session
+from pipelines.cascaded import SYSTEM_PROMPT
+
+DESCRIPTION = (
+    "speech-to-speech (OpenAI Realtime or Gemini Live) + clinic tools; "
+    "offline: Echo's local Realtime server"
+)
+
+OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
+PROVIDERS = ("auto", "openai", "local", "gemini")
+
+
+@dataclass(frozen=True)
+class RealtimeOptions:
+    """The speech-native settings, read from :class:`config.EchoSettings` with defaults."""
+
+    provider: str = "auto"
+    model: str = "gpt-realtime"
+    voice: str = "alloy"
+    turn_detection: str = "server_vad"  # or "semantic_vad"
+    vad_threshold: float = 0.5
+    silence_duration_ms: int = 500
+    prefix_padding_ms: int = 300
+    eagerness: str = "auto"  # semantic VAD
+    interruptions: bool = True
+    transcription_model: str = "gpt-realtime-whisper"
+    base_url: str | None = None  # an external Realtime-compatible server
+    max_reconnects: int = 1
+    gemini_model: str | None = None  # None: Pipecat's default Gemini Live model
+    gemini_voice: str = "Charon"
+
+    @classmethod
+    def from_settings(cls, settings: EchoSettings) -> RealtimeOptions:
+        """Read ``realtime_*`` / ``gemini_*`` settings, falling back to the defaults."""
+        names = {
+            "provider": "realtime_provider",
+            "model": "realtime_model",
+            "voice": "realtime_voice",
+            "turn_detection": "realtime_turn_detection",
+            "vad_threshold": "realtime_vad_threshold",
+            "silence_duration_ms": "realtime_silence_duration_ms",
+            "prefix_padding_ms": "realtime_prefix_padding_ms",
+            "eagerness": "realtime_semantic_eagerness",
+            "interruptions": "realtime_interruptions",
+            "transcription_model": "realtime_transcription_model",
+            "base_url": "realtime_base_url",
+            "max_reconnects": "realtime_max_reconnects",
+            "gemini_model": "gemini_live_model",
+            "gemini_voice": "gemini_live_voice",
+        }
+        defaults = cls()
+        values = {f: getattr(settings, s, getattr(defaults, f)) for f, s in names.items()}
+        return cls(**values)
+
+
+def provider(settings: EchoSettings) -> str:
+    """Which speech-to-speech backend this session uses: ``openai``, ``local`` or ``gemini``.
+
+    Raises:
+        ValueError: ``ECHO_REALTIME_PROVIDER`` names no known backend.
+
+    """
+    choice = RealtimeOptions.from_settings(settings).provider
+    if choice not in PROVIDERS:
+        raise ValueError(
+            f"unknown realtime provider '{choice}': use one of {', '.join(PROVIDERS)}"
+        )
+    if choice == "auto":
+        return "openai" if settings.secret("openai_api_key") else "local"
+    return choice
+
+
+def requirements(settings: EchoSettings) -> list[str]:
+    """Environment variables this variant still needs (none on a fresh machine)."""
+    chosen = provider(settings)
+    if chosen == "openai" and not settings.secret("openai_api_key"):
+        return ["OPENAI_API_KEY"]
+    if chosen == "gemini" and not settings.secret("google_api_key"):
+        return ["GOOGLE_API_KEY"]
+    return []
+
+
+def session_properties(opts: RealtimeOptions):
+    """The OpenAI Realtime session: audio in/out PCM16 24 kHz, voice, transcription, turns."""
+    from pipecat.services.openai.realtime import events
+
+    if opts.turn_detection == "semantic_vad":
+        turns: Any = events.SemanticTurnDetection(
+            eagerness=opts.eagerness,
+            create_response=True,
+            interrupt_response=opts.interruptions,
+        )
+    elif opts.turn_detection == "server_vad":
+        turns = events.TurnDetection(
+            threshold=opts.vad_threshold,
+            prefix_padding_ms=opts.prefix_padding_ms,
+            silence_duration_ms=opts.silence_duration_ms,
+        )
+    else:
+        raise ValueError(
+            f"unknown realtime turn detection '{opts.turn_detection}': "
+            "use server_vad or semantic_vad"
+        )
+    return events.SessionProperties(
+        output_modalities=["audio"],
+        audio=events.AudioConfiguration(
+            input=events.AudioInput(
+                format=events.PCMAudioFormat(),
+                transcription=events.InputAudioTranscription(model=opts.transcription_model),
+                turn_detection=turns,
+            ),
+            output=events.AudioOutput(format=events.PCMAudioFormat(), voice=opts.voice),
+        ),
+    )
+
+
+def local_realtime(session: Session) -> tuple[Any, bool]:
+    """The caller's shared local Realtime server, or a new one owned by this session.
+
+    Returns:
+        ``(handle, owned)``: ``owned`` is True when the session must close it.
+
+    """
+    shared = getattr(session, "realtime", None)
+    if shared is not None:
+        return shared, False
+    from realtime.local import LocalRealtime
+
+    handle = LocalRealtime(
+        session.settings,
+        models=session.models,
+        clinic_store=session.clinic_store,
+        lexicon=session.lexicon,
+    )
+    return handle, True
+
+
+def create_llm(session: Session, opts: RealtimeOptions) -> tuple[Any, Any]:
+    """The speech-to-speech service for this session, and a local server it owns (or None)."""
+    settings = session.settings
+    chosen = provider(settings)
+    if chosen == "gemini":
+        from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiVADParams
+
+        gemini_settings = GeminiLiveLLMService.Settings(
+            voice=opts.gemini_voice,
+            vad=GeminiVADParams(
+                prefix_padding_ms=opts.prefix_padding_ms,
+                silence_duration_ms=opts.silence_duration_ms,
+            ),
+        )
+        if opts.gemini_model:
+            gemini_settings.model = opts.gemini_model
+        llm = GeminiLiveLLMService(
+            api_key=settings.secret("google_api_key"),
+            system_instruction=SYSTEM_PROMPT,
+            tools=TOOLS_SCHEMA,
+            settings=gemini_settings,
+        )
+        return llm, None
+
+    from realtime.client import EchoOpenAIRealtimeLLMService
+
+    owned = None
+    before_connect = None
+    if chosen == "local" and not opts.base_url:
+        handle, is_owned = local_realtime(session)
+        base_url, before_connect = handle.url, handle.start
+        owned = handle if is_owned else None
+        api_key = "echo-local"  # the in-process server takes no key
+    else:
+        base_url = opts.base_url or OPENAI_REALTIME_URL
+        api_key = settings.secret("openai_api_key") or "echo-local"
+    llm = EchoOpenAIRealtimeLLMService(
+        api_key=api_key,
+        base_url=base_url,
+        before_connect=before_connect,
+        interruptions=opts.interruptions,
+        max_reconnects=opts.max_reconnects,
+        settings=EchoOpenAIRealtimeLLMService.Settings(
+            model=opts.model,
+            system_instruction=SYSTEM_PROMPT,
+            session_properties=session_properties(opts),
+        ),
+    )
+    return llm, owned
+
+
+def build(session: Session) -> PipelineWorker:
+    """Build the speech-native pipeline worker for one conversation."""
+    opts = RealtimeOptions.from_settings(session.settings)
+    llm, owned_server = create_llm(session, opts)
+
+    tools = ClinicTools(
+        session.clinic_store,
+        patient_id=session.patient_id,
+        today=session.today,
+        audit_sink=session.audit,
+    )
+    tools.register(llm)
+
+    # The instructions travel as the session's system instruction, not as a context message.
+    context = LLMContext(messages=[], tools=TOOLS_SCHEMA)
+    aggregators = LLMContextAggregatorPair(context)
+
+    pipeline = Pipeline(
+        [
+            session.transport.input(),
+            aggregators.user(),
+            llm,
+            session.transport.output(),
+            aggregators.assistant(),
+        ]
+    )
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
+        observers=list(session.observers),
+        enable_rtvi=False,
+        # A session-ending Realtime error (rejected key, unknown model/voice, a dropped
+        # socket that could not be re-established) ends the call, after it is recorded.
+        processor_unusable_policy=ProcessorUnusablePolicy.END,
+    )
+
+    if owned_server is not None:
+
+        @worker.event_handler("on_pipeline_finished")
+        async def on_pipeline_finished(worker, frame):
+            await owned_server.close()
+
+    if session.client_events:
+
+        @session.transport.event_handler("on_client_connected")
+        async def on_client_connected(transport, client):
+            if session.greet:
+                await worker.queue_frames([LLMRunFrame()])
+
+        @session.transport.event_handler("on_client_disconnected")
+        async def on_client_disconnected(transport, client):
+            await worker.cancel()
+
+    elif session.greet:
+
+        @worker.event_handler("on_pipeline_started")
+        async def on_pipeline_started(worker, frame):
+            await worker.queue_frames([LLMRunFrame()])
+
+    return worker
