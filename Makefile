@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := portaudio19-dev espeak-ng sox libsox-fmt-all postgresql ffmpeg
+APT_PACKAGES := portaudio19-dev espeak-ng sox libsox-fmt-all postgresql chromium
 HOST ?= 127.0.0.1
 PORT ?= 7860
 

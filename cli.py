@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
-            if e.name != name:  # a real import error inside the package
+            if e.name not in (name, name.partition(".")[0]):  # a real error inside it
                 raise
             continue
         module.add_commands(sub)

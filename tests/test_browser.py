@@ -1,0 +1,71 @@
+"""Echo's own web page in headless Chromium: fake microphone → WebRTC → bot audio played.
+
+Chromium comes from Debian (``chromium``), driven by Playwright with ``executable_path``;
+the page must work with no network but this server's (no CDN).
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.conftest import write_wav
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+async def test_browser_page_holds_a_conversation(live_server, speak, tmp_path):
+    from playwright.async_api import async_playwright
+
+    # Fake microphone: 4 s quiet (greeting), then the request, then quiet. Chromium loops it.
+    speech = speak("I'd like to book an appointment with Doctor Patel.")
+    quiet = np.zeros(16000 * 4, dtype=np.int16)
+    mic = write_wav(tmp_path / "mic.wav", np.concatenate([quiet, speech, quiet]))
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={mic}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        page = await browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(live_server.url + "/")
+        await page.wait_for_function("document.querySelectorAll('#pipeline option').length > 0")
+        assert await page.input_value("#pipeline") == "cascaded"
+        await page.click("#connect")
+        await page.wait_for_function(
+            "document.getElementById('status').textContent === 'connected'", timeout=30000
+        )
+        # The bot's audio is received and played: inbound audio energy grows.
+        energy_js = """async () => {
+            let e = 0;
+            (await pc.getStats()).forEach(r => {
+                if (r.type === 'inbound-rtp' && r.kind === 'audio') e = r.totalAudioEnergy || 0;
+            });
+            return e;
+        }"""
+        await page.wait_for_function(f"({energy_js})().then(e => e > 0.01)", timeout=60000)
+        # And after the request plays, the server booked nothing but looked up slots and answered.
+        await page.wait_for_timeout(9000)
+        energy = await page.evaluate(energy_js)
+        assert energy > 0.05
+        assert not await page.evaluate("document.getElementById('botAudio').paused")
+        await page.click("#disconnect")
+        await browser.close()
+    assert errors == []
