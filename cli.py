@@ -34,8 +34,6 @@ def cmd_serve(args: argparse.Namespace, settings: EchoSettings) -> int:
 
 def cmd_talk(args: argparse.Namespace, settings: EchoSettings) -> int:
     """Talk to Echo through this machine's microphone and speaker."""
-    from pipecat.workers.runner import WorkerRunner
-
     import pipelines
     from server import EchoRuntime
     from transports import TRANSPORTS
@@ -52,7 +50,7 @@ def cmd_talk(args: argparse.Namespace, settings: EchoSettings) -> int:
         session = runtime.new_session(transport=transport, transport_name="local")
         print("Echo is listening. Speak; Ctrl-C to stop.", flush=True)
         try:
-            await WorkerRunner(handle_sigint=True).run(variant.build(session))
+            await runtime.run_session(args.pipeline, variant, session)
         finally:
             await runtime.close()
 

@@ -88,6 +88,10 @@ class EchoSettings(BaseSettings):
     database_url: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DATABASE_URL", "ECHO_DATABASE_URL")
     )
+    audit_queue_size: int = 1000
+    audit_keep_audio: bool = False  # write each turn's user/bot audio as WAV (hashes always)
+    audit_audio_retention_days: float = 30.0
+    audit_redact_exports: bool = False  # redact phones / dates of birth / emails in exports
 
     def resolved_clinic_db(self) -> Path:
         """Path of the clinic booking database."""
@@ -96,6 +100,28 @@ class EchoSettings(BaseSettings):
     def resolved_audit_db(self) -> Path:
         """Path of the SQLite audit database."""
         return self.audit_db_path or self.data_dir / "audit.db"
+
+    def audit_audio_dir(self) -> Path:
+        """Where turn audio is kept when ``audit_keep_audio`` is on."""
+        return self.data_dir / "audit_audio"
+
+    def config_hash(self, variant: str) -> str:
+        """sha256 of the variant name and every non-secret setting (for the audit trail)."""
+        import hashlib
+        import json
+
+        public = self.model_dump(
+            mode="json",
+            exclude={
+                "openai_api_key",
+                "deepgram_api_key",
+                "cartesia_api_key",
+                "google_api_key",
+                "database_url",
+            },
+        )
+        blob = json.dumps({"variant": variant, "settings": public}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
 
     def secret(self, name: str) -> str | None:
         """Plain value of a secret field, or None when unset or empty."""

@@ -45,4 +45,5 @@ def configure(verbose: bool = False) -> None:
     """Send scrubbed logs to stderr (DEBUG when ``verbose``, else INFO)."""
     logger.remove()
     logger.configure(patcher=_patch)
-    logger.add(sys.stderr, level="DEBUG" if verbose else "INFO")
+    # Resolve sys.stderr at each write, so redirections (and test capture) are honoured.
+    logger.add(lambda line: sys.stderr.write(line), level="DEBUG" if verbose else "INFO")

@@ -93,6 +93,7 @@ class EchoRuntime:
         self.lexicon = load_lexicon(settings)
         self.webrtc = SmallWebRTCRequestHandler(ice_servers=[])
         self.sessions: dict[str, asyncio.Task] = {}
+        self.audit_store = open_audit_store(settings)
 
     def today(self):
         """The clinic's current date."""
@@ -111,18 +112,51 @@ class EchoRuntime:
             patient_id=patient_id or f"patient-{session_id[:8]}",
             today=self.today(),
             client_events=TRANSPORTS[transport_name].client_events,
+            transport_name=transport_name,
         )
 
-    async def run_session(self, variant, session) -> None:
-        """Build and run one conversation until it ends."""
+    async def run_session(self, name: str, variant, session) -> None:
+        """Build and run one conversation until it ends, with its audit trail."""
         from pipecat.workers.runner import WorkerRunner
 
-        worker = variant.build(session)
-        runner = WorkerRunner(handle_sigint=False)
+        recorder, observer = await self.start_audit(name, session)
+        status = "complete"
         try:
-            await runner.run(worker)
+            await WorkerRunner(handle_sigint=False).run(variant.build(session))
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        except Exception as e:
+            status = "error"
+            logger.exception(f"session {session.session_id} failed: {type(e).__name__}")
         finally:
-            logger.info(f"session {session.session_id} ended")
+            if observer is not None:
+                observer.flush()
+                await recorder.close(status)
+            logger.info(f"session {session.session_id} ended: {status}")
+
+    async def start_audit(self, name: str, session):
+        """Attach an audit recorder (the tools' fail-closed sink) and observer to a session."""
+        if self.audit_store is None:
+            return None, None
+        from audit import AuditRecorder
+        from observers.audit import AuditObserver
+
+        settings = self.settings
+        recorder = AuditRecorder(
+            self.audit_store,
+            session_id=session.session_id,
+            variant=name,
+            config_hash=settings.config_hash(name),
+            providers=providers.describe(settings),
+            max_queue=settings.audit_queue_size,
+            audio_dir=settings.audit_audio_dir() if settings.audit_keep_audio else None,
+        )
+        await recorder.start(transport=session.transport_name, patient_id=session.patient_id)
+        observer = AuditObserver(recorder=recorder, keep_audio=settings.audit_keep_audio)
+        session.audit = recorder
+        session.observers.append(observer)
+        return recorder, observer
 
     async def close(self) -> None:
         """Stop every live session and close the stores."""
@@ -130,6 +164,8 @@ class EchoRuntime:
             task.cancel()
         await asyncio.gather(*self.sessions.values(), return_exceptions=True)
         await self.webrtc.close()
+        if self.audit_store is not None:
+            self.audit_store.close()
 
 
 def load_vocabulary(settings: EchoSettings) -> dict:
@@ -137,6 +173,23 @@ def load_vocabulary(settings: EchoSettings) -> dict:
     import json
 
     return json.loads(Path(settings.vocabulary_path).read_text())
+
+
+def open_audit_store(settings: EchoSettings):
+    """Open the audit store (PostgreSQL when DATABASE_URL is set) and close orphaned sessions."""
+    if not settings.audit_enabled:
+        logger.warning("audit trail is OFF (ECHO_AUDIT_ENABLED=false)")
+        return None
+    from audit import open_store, recover_incomplete_sessions
+    from audit.audio import purge_audio
+
+    store = open_store(settings)
+    closed = recover_incomplete_sessions(store)
+    if closed:
+        logger.warning(f"audit: closed {len(closed)} interrupted session(s) as incomplete")
+    if settings.audit_keep_audio:
+        purge_audio(settings.audit_audio_dir(), retention_days=settings.audit_audio_retention_days)
+    return store
 
 
 def load_lexicon(settings: EchoSettings):
@@ -228,7 +281,7 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
                 session = runtime.new_session(
                     transport=transport, transport_name="smallwebrtc", patient_id=patient
                 )
-                task = asyncio.create_task(runtime.run_session(variant, session))
+                task = asyncio.create_task(runtime.run_session(name, variant, session))
                 runtime.sessions[session.session_id] = task
                 task.add_done_callback(lambda _: runtime.sessions.pop(session.session_id, None))
                 logger.info(f"session {session.session_id} started: pipeline={name}")

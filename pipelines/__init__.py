@@ -47,6 +47,7 @@ class Session:
     audit: Any | None = None  # audit recorder (ToolAuditSink) or None
     greet: bool = True
     client_events: bool = True  # transport emits on_client_connected/disconnected
+    transport_name: str = "smallwebrtc"
 
 
 def get_variant(name: str) -> ModuleType:

@@ -25,6 +25,14 @@ KEY_VARS = (
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def scrubbed_debug_logs():
+    """Log at DEBUG through Echo's scrubbing set-up, as ``echo-agent -v`` does."""
+    import logs
+
+    logs.configure(verbose=True)
+
+
 @pytest.fixture(autouse=True)
 def no_cloud_keys(monkeypatch):
     """Tests run on the embedded local defaults unless a test sets a key itself."""

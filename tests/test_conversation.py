@@ -1,0 +1,93 @@
+"""A whole spoken booking conversation over WebRTC loopback, then its audit trail.
+
+Real audio (Piper) → aiortc → Echo's server (Silero VAD + smart-turn, faster-whisper,
+vocabulary correction, local brain + clinic tools, Piper) → aiortc. Afterwards the clinic
+store holds the booking and the audit store holds the turns, and `audit verify` passes.
+"""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from audit import open_store
+from audit.chain import verify_chain
+from cli import main as cli_main
+from clinic.store import ClinicStore
+from tests.conftest import wait_until
+from transports.webrtc_client import EchoCaller
+
+pytestmark = pytest.mark.slow
+
+PATIENT = "patient-webrtc-test"
+
+
+async def say_and_listen(caller: EchoCaller, speak, text: str) -> float:
+    """Say ``text``; wait for the bot's spoken answer to finish. Returns the answer's start."""
+    pcm = np.concatenate([speak(text), np.zeros(8000, dtype=np.int16)])
+    sent = await caller.say(pcm, 16000)
+    start = await caller.wait_for_voice(since=sent - 0.3, timeout=30)
+    assert start is not None, f"no spoken answer to {text!r}"
+    await caller.wait_for_silence(quiet=1.2, timeout=40)
+    return start
+
+
+async def test_spoken_booking_lands_in_store_and_audit(live_server, speak, capfd):
+    caller = EchoCaller(
+        live_server.url, pipeline="cascaded", request_data={"patient_id": PATIENT}
+    )
+    try:
+        await caller.connect()
+        assert await caller.wait_for_voice(since=0.0, timeout=30), "no greeting"
+        await caller.wait_for_silence(quiet=1.2, timeout=30)
+        await say_and_listen(caller, speak, "I'd like to see Doctor Patel on Tuesday.")
+        await say_and_listen(caller, speak, "The first one, please.")
+        await say_and_listen(caller, speak, "Yes, please book it.")
+    finally:
+        await caller.close()
+
+    settings = live_server.settings
+    store = ClinicStore(settings.resolved_clinic_db(), timezone=settings.clinic_timezone)
+    booked = store.appointments_for(PATIENT)
+    assert len(booked) == 1 and booked[0].provider_name == "Dr. Patel"
+
+    audit = open_store(settings)
+    # The session closes once the server notices the hang-up.
+    await wait_until(
+        lambda: any(r.kind == "session_end" for r in audit.iter_records()), timeout=20
+    )
+    records = list(audit.iter_records())
+    assert verify_chain(records).ok
+    start = next(r for r in records if r.kind == "session_start")
+    assert start.body["variant"] == "cascaded"
+    assert start.body["providers"]["stt"]["provider"] == "whisper"
+    turns = [r.body for r in records if r.kind == "turn"]
+    user_turns = [t for t in turns if t["trigger"] == "user"]
+    heard = [t["user"]["final_transcript"].lower() for t in user_turns]
+    assert any("patel" in h for h in heard), heard
+    assert any("first" in h for h in heard), heard
+    assert any("yes" in h for h in heard), heard
+    for t in user_turns:
+        assert t["user"]["raw_transcript"]
+        assert len(t["user"]["audio"]["sha256"]) == 64
+        assert t["bot"]["status"] in ("complete", "interrupted")
+    spoken = " ".join(t["bot"]["spoken_text"] for t in turns)
+    assert "Patel" in spoken and "booked" in spoken
+    tool_calls = [r.body for r in records if r.kind == "tool_call"]
+    booking = next(c for c in tool_calls if c["name"] == "book_appointment")
+    assert booking["result"]["ok"] is True
+    assert booked[0].id in str(booking["result"])
+    end = next(r for r in records if r.kind == "session_end")
+    assert end.body["status"] in ("complete", "cancelled")
+    audit.close()
+
+    # No transcript or spoken reply reached the logs (they went to the audit store).
+    _, logged = capfd.readouterr()
+    assert "Transcription: [<" in logged  # Pipecat's DEBUG line, scrubbed
+    for said in ("see doctor patel on tuesday", "first one, please", "shall i book it"):
+        assert said not in logged.lower()
+
+    # The CLI agrees.
+    db = str(settings.resolved_audit_db())
+    assert await asyncio.to_thread(cli_main, ["audit", "verify", "--db", db]) == 0
+    assert "OK" in capfd.readouterr().out
