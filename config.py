@@ -64,6 +64,23 @@ class EchoSettings(BaseSettings):
         None, validation_alias=AliasChoices("GOOGLE_API_KEY", "ECHO_GOOGLE_API_KEY")
     )
 
+    # --- speech-native variant (OpenAI Realtime; Gemini Live; offline local server) ---------
+    realtime_provider: Literal["auto", "openai", "local", "gemini"] = "auto"
+    realtime_model: str = "gpt-realtime"
+    realtime_voice: str = "alloy"
+    realtime_turn_detection: Literal["server_vad", "semantic_vad"] = "server_vad"
+    realtime_vad_threshold: float = 0.5
+    realtime_silence_duration_ms: int = 500
+    realtime_prefix_padding_ms: int = 300
+    realtime_semantic_eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    realtime_interruptions: bool = True
+    realtime_transcription_model: str = "gpt-realtime-whisper"
+    realtime_base_url: str | None = None
+    realtime_max_reconnects: int = 1
+    realtime_server_key: SecretStr | None = None
+    gemini_live_model: str | None = None
+    gemini_live_voice: str = "Charon"
+
     # --- embedded local models --------------------------------------------------------------
     whisper_model: str = "tiny.en"  # "tiny.en" (bundled), "base.en" (bundled, split), or a dir
     whisper_compute_type: str = "int8"
@@ -110,16 +127,7 @@ class EchoSettings(BaseSettings):
         import hashlib
         import json
 
-        public = self.model_dump(
-            mode="json",
-            exclude={
-                "openai_api_key",
-                "deepgram_api_key",
-                "cartesia_api_key",
-                "google_api_key",
-                "database_url",
-            },
-        )
+        public = self.model_dump(mode="json")  # SecretStr fields dump as "**********"
         blob = json.dumps({"variant": variant, "settings": public}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 

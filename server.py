@@ -94,6 +94,12 @@ class EchoRuntime:
         self.webrtc = SmallWebRTCRequestHandler(ice_servers=[])
         self.sessions: dict[str, asyncio.Task] = {}
         self.audit_store = open_audit_store(settings)
+        from realtime.local import LocalRealtime
+
+        # The offline Realtime server for speech_native, started on first use.
+        self.realtime = LocalRealtime(
+            settings, models=self.models, clinic_store=self.clinic_store, lexicon=self.lexicon
+        )
 
     def today(self):
         """The clinic's current date."""
@@ -113,6 +119,7 @@ class EchoRuntime:
             today=self.today(),
             client_events=TRANSPORTS[transport_name].client_events,
             transport_name=transport_name,
+            realtime=self.realtime,
         )
 
     async def run_session(self, name: str, variant, session) -> None:
@@ -164,6 +171,7 @@ class EchoRuntime:
             task.cancel()
         await asyncio.gather(*self.sessions.values(), return_exceptions=True)
         await self.webrtc.close()
+        await self.realtime.close()
         if self.audit_store is not None:
             self.audit_store.close()
 

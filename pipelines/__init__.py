@@ -17,6 +17,7 @@ from config import EchoSettings
 
 PIPELINES: dict[str, str] = {
     "cascaded": "pipelines.cascaded",
+    "speech_native": "pipelines.speech_native",
 }
 
 DEFAULT_PIPELINE = "cascaded"
@@ -48,6 +49,7 @@ class Session:
     greet: bool = True
     client_events: bool = True  # transport emits on_client_connected/disconnected
     transport_name: str = "smallwebrtc"
+    realtime: Any | None = None  # realtime.local.LocalRealtime: the offline Realtime server
 
 
 def get_variant(name: str) -> ModuleType:

@@ -22,13 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from clinic.tools import TOOLS_SCHEMA, ClinicTools
 from pipecat.frames.frames import LLMRunFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker, ProcessorUnusablePolicy
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 
+from clinic.tools import TOOLS_SCHEMA, ClinicTools
 from config import EchoSettings
 from pipelines import Session
 from pipelines.cascaded import SYSTEM_PROMPT
@@ -94,17 +94,21 @@ def provider(settings: EchoSettings) -> str:
     """
     choice = RealtimeOptions.from_settings(settings).provider
     if choice not in PROVIDERS:
-        raise ValueError(
-            f"unknown realtime provider '{choice}': use one of {', '.join(PROVIDERS)}"
-        )
+        raise ValueError(f"unknown realtime provider '{choice}': use one of {', '.join(PROVIDERS)}")
     if choice == "auto":
         return "openai" if settings.secret("openai_api_key") else "local"
     return choice
 
 
 def requirements(settings: EchoSettings) -> list[str]:
-    """Environment variables this variant still needs (none on a fresh machine)."""
-    chosen = provider(settings)
+    """Environment variables this variant still needs (none on a fresh machine).
+
+    An unknown ``ECHO_REALTIME_PROVIDER`` is reported as that variable needing a valid value.
+    """
+    try:
+        chosen = provider(settings)
+    except ValueError:
+        return ["ECHO_REALTIME_PROVIDER"]
     if chosen == "openai" and not settings.secret("openai_api_key"):
         return ["OPENAI_API_KEY"]
     if chosen == "gemini" and not settings.secret("google_api_key"):
