@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 
 import logs
@@ -32,30 +33,49 @@ def cmd_serve(args: argparse.Namespace, settings: EchoSettings) -> int:
     return 0
 
 
-def cmd_talk(args: argparse.Namespace, settings: EchoSettings) -> int:
-    """Talk to Echo through this machine's microphone and speaker."""
+def run_one_session(settings: EchoSettings, pipeline: str, transport_name: str, **options) -> int:
+    """Run one conversation of ``pipeline`` over a registered transport until it ends."""
     import pipelines
     from server import EchoRuntime
     from transports import TRANSPORTS
 
+    variant = pipelines.get_variant(pipeline)
+    if missing := variant.requirements(settings):
+        raise MissingKeyError(missing[0], f"pipeline '{pipeline}'")
+
     async def run() -> None:
         runtime = EchoRuntime(settings)
         await asyncio.to_thread(runtime.models.warm_up)
-        variant = pipelines.get_variant(args.pipeline)
-        if missing := variant.requirements(settings):
-            raise MissingKeyError(missing[0], f"pipeline '{args.pipeline}'")
-        transport = TRANSPORTS["local"].create(
-            input_device_index=args.input_device, output_device_index=args.output_device
-        )
-        session = runtime.new_session(transport=transport, transport_name="local")
-        print("Echo is listening. Speak; Ctrl-C to stop.", flush=True)
+        transport = TRANSPORTS[transport_name].create(**options)
+        session = runtime.new_session(transport=transport, transport_name=transport_name)
+        print(f"Echo is live ({pipeline} over {transport_name}). Ctrl-C to stop.", flush=True)
         try:
-            await runtime.run_session(args.pipeline, variant, session)
+            await runtime.run_session(pipeline, variant, session)
         finally:
             await runtime.close()
 
     asyncio.run(run())
     return 0
+
+
+def cmd_talk(args: argparse.Namespace, settings: EchoSettings) -> int:
+    """Talk to Echo through this machine's microphone and speaker."""
+    return run_one_session(
+        settings,
+        args.pipeline,
+        "local",
+        input_device_index=args.input_device,
+        output_device_index=args.output_device,
+    )
+
+
+def cmd_daily(args: argparse.Namespace, settings: EchoSettings) -> int:
+    """Join a Daily room as the agent (needs the room URL, and network access to Daily)."""
+    room_url = args.room_url or os.environ.get("DAILY_ROOM_URL")
+    if not room_url:
+        raise MissingKeyError("DAILY_ROOM_URL", "the Daily transport")
+    token = args.token or os.environ.get("DAILY_TOKEN")
+    return run_one_session(settings, args.pipeline, "daily", room_url=room_url, token=token)
 
 
 def cmd_chat(args: argparse.Namespace, settings: EchoSettings) -> int:
@@ -102,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     talk.add_argument("--input-device", type=int, default=None)
     talk.add_argument("--output-device", type=int, default=None)
     talk.set_defaults(func=cmd_talk)
+
+    daily = sub.add_parser("daily", help="join a Daily room as the agent")
+    daily.add_argument("--room-url", default=None, help="default: $DAILY_ROOM_URL")
+    daily.add_argument("--token", default=None, help="default: $DAILY_TOKEN")
+    daily.add_argument("--pipeline", default="cascaded")
+    daily.set_defaults(func=cmd_daily)
 
     chat = sub.add_parser("chat", help="text REPL through the same brain and tools")
     chat.add_argument("--patient", default="patient-cli")
