@@ -9,7 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import write_wav
+from audit import open_store
+from tests.conftest import wait_until, write_wav
 
 pytestmark = pytest.mark.slow
 
@@ -61,11 +62,21 @@ async def test_browser_page_holds_a_conversation(live_server, speak, tmp_path):
             return e;
         }"""
         await page.wait_for_function(f"({energy_js})().then(e => e > 0.01)", timeout=60000)
-        # And after the request plays, the server booked nothing but looked up slots and answered.
-        await page.wait_for_timeout(9000)
-        energy = await page.evaluate(energy_js)
-        assert energy > 0.05
         assert not await page.evaluate("document.getElementById('botAudio').paused")
+        # The server heard the request from the browser's microphone and answered it.
+        audit = open_store(live_server.settings)
+
+        def answered_turn():
+            for r in audit.iter_records():
+                heard = (r.body.get("user") or {}).get("final_transcript") or ""
+                if r.kind == "turn" and "patel" in heard.lower():
+                    return r.body
+            return None
+
+        turn = await wait_until(answered_turn, timeout=60)
+        assert turn, "no audited turn with the spoken request"
+        assert "Patel" in turn["bot"]["generated_text"]
         await page.click("#disconnect")
         await browser.close()
+        audit.close()
     assert errors == []

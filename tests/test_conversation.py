@@ -33,9 +33,7 @@ async def say_and_listen(caller: EchoCaller, speak, text: str) -> float:
 
 
 async def test_spoken_booking_lands_in_store_and_audit(live_server, speak, capfd):
-    caller = EchoCaller(
-        live_server.url, pipeline="cascaded", request_data={"patient_id": PATIENT}
-    )
+    caller = EchoCaller(live_server.url, pipeline="cascaded", request_data={"patient_id": PATIENT})
     try:
         await caller.connect()
         assert await caller.wait_for_voice(since=0.0, timeout=30), "no greeting"
@@ -53,9 +51,7 @@ async def test_spoken_booking_lands_in_store_and_audit(live_server, speak, capfd
 
     audit = open_store(settings)
     # The session closes once the server notices the hang-up.
-    await wait_until(
-        lambda: any(r.kind == "session_end" for r in audit.iter_records()), timeout=20
-    )
+    await wait_until(lambda: any(r.kind == "session_end" for r in audit.iter_records()), timeout=20)
     records = list(audit.iter_records())
     assert verify_chain(records).ok
     start = next(r for r in records if r.kind == "session_start")
@@ -91,3 +87,40 @@ async def test_spoken_booking_lands_in_store_and_audit(live_server, speak, capfd
     db = str(settings.resolved_audit_db())
     assert await asyncio.to_thread(cli_main, ["audit", "verify", "--db", db]) == 0
     assert "OK" in capfd.readouterr().out
+
+
+async def test_barge_in_stops_the_bot_and_is_audited(live_server, speak):
+    caller = EchoCaller(live_server.url, pipeline="cascaded")
+    try:
+        await caller.connect()
+        greeting = await caller.wait_for_voice(since=0.0, timeout=30)
+        assert greeting, "no greeting"
+        await caller.wait_for_silence(quiet=1.2, timeout=30)
+        # A question with a long spoken answer (several slots), interrupted 0.8 s into it.
+        pcm = np.concatenate([speak("Which doctors do dermatology?"), np.zeros(8000, np.int16)])
+        sent = await caller.say(pcm, 16000)
+        answer = await caller.wait_for_voice(since=sent - 0.3, timeout=30)
+        assert answer, "no answer"
+        await asyncio.sleep(0.8)
+        interrupted_at = await caller.say(speak("Stop. Actually, never mind."), 16000)
+        await caller.wait_for_silence(quiet=1.5, timeout=40)
+    finally:
+        await caller.close()
+
+    # The bot went quiet soon after the caller started talking over it.
+    talk_start = interrupted_at - 1.6  # the interruption lasts about 1.6 s
+    voiced_after = [
+        t
+        for t, c in caller.received.chunks
+        if talk_start + 1.0 < t < interrupted_at and len(c) and np.abs(c).max() > 500
+    ]
+    assert len(voiced_after) < 10, "bot kept talking over the caller"
+
+    audit = open_store(live_server.settings)
+    await wait_until(lambda: any(r.kind == "session_end" for r in audit.iter_records()), 20)
+    turns = [r.body for r in audit.iter_records() if r.kind == "turn"]
+    cut = [t for t in turns if t["bot"]["status"] == "interrupted"]
+    assert cut, [t["bot"]["status"] for t in turns]
+    assert len(cut[0]["bot"]["spoken_text"]) < len(cut[0]["bot"]["generated_text"])
+    assert verify_chain(list(audit.iter_records())).ok
+    audit.close()
