@@ -201,9 +201,7 @@ def open_audit_store(settings: EchoSettings):
 
 
 def load_lexicon(settings: EchoSettings):
-    """The correction lexicon, or None when correction is off."""
-    if not settings.vocabulary_correction:
-        return None
+    """The deployment vocabulary as a lexicon (STT biasing and correction)."""
     from vocabulary import Lexicon
 
     return Lexicon.load(settings.vocabulary_path)

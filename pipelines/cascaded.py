@@ -29,6 +29,7 @@ from clinic.brain import ClinicBrain
 from clinic.tools import TOOLS_SCHEMA, ClinicTools
 from config import EchoSettings
 from pipelines import Session
+from vocabulary.keyterms import keyterms
 
 DESCRIPTION = "VAD + smart-turn → STT → vocabulary correction → LLM + clinic tools → TTS"
 
@@ -87,7 +88,8 @@ def build(session: Session) -> PipelineWorker:
         settings=settings,
         models=session.models,
         brain=brain,
-        keyterms=[t.text for t in session.lexicon.terms] if session.lexicon else [],
+        lexicon=session.lexicon,
+        keyterms=keyterms(session.lexicon) if session.lexicon else [],
     )
     stt = specs["stt"].create(ctx)
     llm = specs["llm"].create(ctx)

@@ -21,7 +21,8 @@ class ProviderContext:
     settings: EchoSettings
     models: Any  # providers.local.LocalModels
     brain: Any | None = None  # clinic.brain.ClinicBrain, for the local LLM
-    keyterms: list[str] = field(default_factory=list)  # vocabulary terms for STT biasing
+    lexicon: Any | None = None  # vocabulary.Lexicon: biases Whisper's second pass
+    keyterms: list[str] = field(default_factory=list)  # vocabulary terms for Deepgram
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,9 @@ class ProviderSpec:
 
 
 def _whisper(ctx: ProviderContext):
-    from pipecat.services.whisper.stt import WhisperSTTService
+    from providers.whisper_stt import EchoWhisperSTTService
 
-    from models import whisper_model_dir
-    from providers.local import SharedWhisperSTTService
-
-    return SharedWhisperSTTService(
-        model=ctx.models.whisper(),
-        settings=WhisperSTTService.Settings(
-            model=whisper_model_dir(ctx.settings.whisper_model), language="en"
-        ),
-    )
+    return EchoWhisperSTTService(transcriber=ctx.models.transcriber(ctx.lexicon))
 
 
 def _deepgram(ctx: ProviderContext):

@@ -15,7 +15,6 @@ from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.piper.tts import PiperTTSSettings
 from pipecat.services.tts_service import TTSService
-from pipecat.services.whisper.stt import WhisperSTTService
 
 from config import EchoSettings
 from models import piper_voice_dir, whisper_model_dir
@@ -29,6 +28,7 @@ class LocalModels:
         self._lock = threading.Lock()
         self._whisper: Any = None
         self._piper: Any = None
+        self._transcribers: dict[int, Any] = {}
 
     def whisper(self):
         """The shared ``faster_whisper.WhisperModel``."""
@@ -42,6 +42,27 @@ class LocalModels:
                     path, device="cpu", compute_type=self._settings.whisper_compute_type
                 )
             return self._whisper
+
+    def transcriber(self, lexicon: Any = None):
+        """The shared :class:`vocabulary.stt.Transcriber` (short window, biasing) for a lexicon.
+
+        Correction is left to the pipeline's ``VocabularyCorrectionProcessor``.
+        """
+        model = self.whisper()
+        with self._lock:
+            key = id(lexicon)
+            if key not in self._transcribers:
+                from vocabulary.stt import Transcriber
+
+                s = self._settings
+                self._transcribers[key] = Transcriber(
+                    model,
+                    pad_seconds=s.whisper_pad_seconds,
+                    lexicon=lexicon,
+                    biasing=s.whisper_biasing,
+                    correction=False,
+                )
+            return self._transcribers[key]
 
     def piper(self):
         """The shared ``piper.PiperVoice``."""
@@ -59,28 +80,10 @@ class LocalModels:
         """Load the models and run each once so the first call is not slow."""
         import numpy as np
 
-        segments, _ = self.whisper().transcribe(np.zeros(16000, dtype=np.float32), language="en")
-        list(segments)
+        for transcriber in [self.transcriber(), *self._transcribers.values()]:
+            transcriber.transcribe(np.zeros(16000, dtype=np.float32))
         for _ in self.piper().synthesize("Hello."):
             pass
-
-
-class SharedWhisperSTTService(WhisperSTTService):
-    """Pipecat's faster-whisper STT on a model loaded once for the whole server."""
-
-    def __init__(self, *, model: Any, **kwargs):
-        """Initialize with an already loaded ``WhisperModel``.
-
-        Args:
-            model: The shared ``faster_whisper.WhisperModel``.
-            **kwargs: Passed to ``WhisperSTTService`` (``settings=...``).
-
-        """
-        self._shared_model = model
-        super().__init__(**kwargs)
-
-    def _load(self):
-        self._model = self._shared_model
 
 
 class LocalPiperTTSService(TTSService):

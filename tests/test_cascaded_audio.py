@@ -73,7 +73,8 @@ async def test_spoken_booking_request_through_local_pipeline(settings, speak):
         today=today,
     )
     models = LocalModels(settings)
-    ctx = providers.ProviderContext(settings=settings, models=models, brain=brain)
+    lexicon = load_lexicon(settings)
+    ctx = providers.ProviderContext(settings=settings, models=models, brain=brain, lexicon=lexicon)
     stt = providers.select("stt", settings).create(ctx)
     llm = providers.select("llm", settings).create(ctx)
     tts = providers.select("tts", settings).create(ctx)
@@ -84,7 +85,7 @@ async def test_spoken_booking_request_through_local_pipeline(settings, speak):
     pipeline = Pipeline(
         [
             stt,
-            VocabularyCorrectionProcessor(lexicon=load_lexicon(settings)),
+            VocabularyCorrectionProcessor(lexicon=lexicon),
             pair.user(),
             llm,
             tts,

@@ -10,6 +10,7 @@ import asyncio
 import numpy as np
 import pytest
 
+import logs
 from audit import open_store
 from audit.chain import verify_chain
 from cli import main as cli_main
@@ -33,6 +34,7 @@ async def say_and_listen(caller: EchoCaller, speak, text: str) -> float:
 
 
 async def test_spoken_booking_lands_in_store_and_audit(live_server, speak, capfd):
+    logs.configure(verbose=True)  # DEBUG, as `echo-agent -v`: the most a log can say
     caller = EchoCaller(live_server.url, pipeline="cascaded", request_data={"patient_id": PATIENT})
     try:
         await caller.connect()
@@ -79,7 +81,7 @@ async def test_spoken_booking_lands_in_store_and_audit(live_server, speak, capfd
 
     # No transcript or spoken reply reached the logs (they went to the audit store).
     _, logged = capfd.readouterr()
-    assert "Transcription: [<" in logged  # Pipecat's DEBUG line, scrubbed
+    assert "Generating TTS [<" in logged  # Pipecat's DEBUG line, scrubbed
     for said in ("see doctor patel on tuesday", "first one, please", "shall i book it"):
         assert said not in logged.lower()
 

@@ -12,6 +12,7 @@ from vocabulary.correction import (
     correct,
     find_terms,
 )
+from vocabulary.keyterms import keyterms
 from vocabulary.lexicon import Lexicon, SpokenForm, Term, VocabularyError
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "candidates",
     "correct",
     "find_terms",
+    "keyterms",
 ]

@@ -1,0 +1,170 @@
+"""Echo's local Whisper STT: a short mel window and vocabulary-biased second pass.
+
+``EchoWhisperSTTService`` is Pipecat's ``WhisperSTTService`` with its decoding replaced by
+:class:`vocabulary.stt.Transcriber`, the same code the ``echo-agent transcribe`` CLI and
+``eval-vocab`` run. It emits the STT text (the biased pass when it ran); vocabulary
+correction is a separate processor after it (``VocabularyCorrectionProcessor``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
+
+import numpy as np
+from loguru import logger
+from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.transcriptions.language import Language
+from pipecat.utils.time import time_now_iso8601
+from pipecat.utils.types import assert_given
+
+from models import whisper_model_dir
+from vocabulary.lexicon import Lexicon
+from vocabulary.stt import Transcriber
+
+if TYPE_CHECKING:
+    from config import EchoSettings
+
+FIRST_PASS_KEY = "echo.stt_first_pass"
+HOTWORDS_KEY = "echo.stt_hotwords"
+STT_MS_KEY = "echo.stt_ms"
+
+
+class EchoWhisperSTTService(WhisperSTTService):
+    """faster-whisper through the shared :class:`Transcriber`.
+
+    Each final segment is decoded in a ``pad_seconds`` mel window (not Whisper's 30 s);
+    when a lexicon is given and ``biasing`` is on, the terms the first pass may contain
+    bias a second pass over the same encoder output. The emitted
+    :class:`TranscriptionFrame` carries ``echo.stt_first_pass``, ``echo.stt_hotwords`` and
+    ``echo.stt_ms`` in its metadata.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_dir: str | None = None,
+        transcriber: Transcriber | None = None,
+        compute_type: str = "int8",
+        pad_seconds: float = 10.0,
+        lexicon: Lexicon | None = None,
+        biasing: bool = True,
+        cpu_threads: int = 0,
+        **kwargs,
+    ):
+        """Initialize the service and load the model.
+
+        Args:
+            model_dir: CTranslate2 Whisper model directory (see ``models.whisper_model_dir``).
+            transcriber: A shared, already loaded :class:`Transcriber` (a server keeps one
+                warm for all its sessions); when given, the model options below are its own.
+            compute_type: CTranslate2 compute type.
+            pad_seconds: Mel window for utterances that fit in it.
+            lexicon: Vocabulary for the biased second pass (None: single pass).
+            biasing: Run the biased second pass when the first suggests terms.
+            cpu_threads: CTranslate2 threads (0: its default).
+            **kwargs: Passed to ``WhisperSTTService`` (e.g. ``settings``).
+        """
+        # Read by _load(), which the parent constructor calls.
+        self._echo_options = {
+            "pad_seconds": pad_seconds,
+            "lexicon": lexicon,
+            "biasing": biasing,
+            "cpu_threads": cpu_threads,
+        }
+        self._transcriber: Transcriber | None = transcriber
+        if model_dir is None and transcriber is None:
+            raise ValueError("EchoWhisperSTTService needs model_dir or transcriber")
+        settings = kwargs.pop("settings", None) or WhisperSTTService.Settings()
+        settings.model = model_dir or f"shared:{id(transcriber):x}"
+        if settings.language is None or not isinstance(settings.language, (str, Language)):
+            settings.language = Language.EN
+        super().__init__(settings=settings, device="cpu", compute_type=compute_type, **kwargs)
+
+    @classmethod
+    def from_settings(
+        cls, settings: EchoSettings, *, lexicon: Lexicon | None = None, **kwargs
+    ) -> EchoWhisperSTTService:
+        """Build the service from Echo's settings (model, compute type, window).
+
+        Args:
+            settings: Echo's settings.
+            lexicon: The loaded deployment vocabulary, or None.
+            **kwargs: Passed to the constructor.
+        """
+        return cls(
+            model_dir=whisper_model_dir(settings.whisper_model),
+            compute_type=settings.whisper_compute_type,
+            pad_seconds=settings.whisper_pad_seconds,
+            lexicon=lexicon,
+            **kwargs,
+        )
+
+    def _load(self):
+        """Load the model through the shared Transcriber (no correction: a processor does it)."""
+        if self._transcriber is not None:  # shared, already loaded
+            self._model = self._transcriber.model
+            return
+        options = self._echo_options
+        no_speech = self._settings.no_speech_prob
+        self._transcriber = Transcriber(
+            assert_given(self._settings.model),
+            compute_type=self._compute_type,
+            pad_seconds=options["pad_seconds"],
+            lexicon=options["lexicon"],
+            biasing=options["biasing"],
+            correction=False,
+            no_speech_threshold=no_speech if isinstance(no_speech, float) else 0.4,
+            cpu_threads=options["cpu_threads"],
+        )
+        self._model = self._transcriber.model
+        logger.debug(
+            f"{self}: Whisper loaded (window {options['pad_seconds']} s, "
+            f"biasing {'on' if self._transcriber.biasing else 'off'})"
+        )
+
+    @property
+    def transcriber(self) -> Transcriber:
+        """The shared transcription path."""
+        if self._transcriber is None:
+            raise RuntimeError("Whisper model not loaded")
+        return self._transcriber
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        """Transcribe one segment of 16-bit PCM at 16 kHz.
+
+        Args:
+            audio: Raw 16-bit signed PCM.
+
+        Yields:
+            A TranscriptionFrame with the text, or an ErrorFrame if decoding failed.
+        """
+        if self._transcriber is None:
+            yield ErrorFrame("Whisper model not available")
+            return
+        await self.start_processing_metrics()
+        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+        try:
+            result = await asyncio.to_thread(self._transcriber.transcribe, samples)
+        except Exception as exc:  # noqa: BLE001 - report, keep the pipeline alive
+            await self.stop_processing_metrics()
+            yield ErrorFrame(f"Whisper transcription failed: {type(exc).__name__}: {exc}")
+            return
+        await self.stop_processing_metrics()
+        text = result.raw
+        if not text:
+            return
+        language = assert_given(self._settings.language)
+        await self._handle_transcription(text, True, language)
+        logger.debug(
+            f"{self}: transcribed {len(samples) / 16000:.2f} s into {len(text)} chars "
+            f"in {result.timings.get('stt', 0.0):.0f} ms"
+            f"{' (biased pass)' if result.hotwords else ''}"
+        )
+        frame = TranscriptionFrame(text, self._user_id, time_now_iso8601(), language)
+        frame.metadata[FIRST_PASS_KEY] = result.first_pass
+        frame.metadata[HOTWORDS_KEY] = result.hotwords
+        frame.metadata[STT_MS_KEY] = round(result.timings.get("stt", 0.0), 1)
+        yield frame
