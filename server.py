@@ -129,7 +129,9 @@ class EchoRuntime:
         recorder, observer = await self.start_audit(name, session)
         status = "complete"
         try:
-            await WorkerRunner(handle_sigint=False).run(variant.build(session))
+            runner = WorkerRunner(handle_sigint=False)
+            await runner.add_workers(variant.build(session))
+            await runner.run()
         except asyncio.CancelledError:
             status = "cancelled"
             raise
