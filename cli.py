@@ -92,12 +92,7 @@ def cmd_chat(args: argparse.Namespace, settings: EchoSettings) -> int:
         store = ClinicStore(settings.resolved_clinic_db(), timezone=settings.clinic_timezone)
         today = date.today()
         store.seed(load_vocabulary(settings), start=today)
-        providers = store.find_providers()
-        brain = ClinicBrain(
-            provider_names=[p.name for p in providers],
-            specialties=sorted({p.specialty for p in providers}),
-            today=today,
-        )
+        brain = ClinicBrain.for_store(store, today=today)
         tools = ClinicTools(store, patient_id=args.patient, today=today)
         await chat_loop(brain, tools)
 

@@ -199,6 +199,16 @@ class ClinicBrain:
 
     # --- public ------------------------------------------------------------------------------
 
+    @classmethod
+    def for_store(cls, store: Any, *, today: date) -> ClinicBrain:
+        """A brain that knows every provider and specialty in a ``ClinicStore``."""
+        found = store.find_providers()
+        return cls(
+            provider_names=[p.name for p in found],
+            specialties=sorted({p.specialty for p in found}),
+            today=today,
+        )
+
     def next_action(self, messages: list[dict]) -> Say | CallTool:
         """The assistant's next step given the conversation so far.
 

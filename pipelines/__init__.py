@@ -52,6 +52,28 @@ class Session:
     realtime: Any | None = None  # realtime.local.LocalRealtime: the offline Realtime server
 
 
+def attach_session_events(worker: Any, session: Session) -> None:
+    """Greet when the caller connects (or at start for a local device); end on hang-up."""
+    from pipecat.frames.frames import LLMRunFrame
+
+    if session.client_events:
+
+        @session.transport.event_handler("on_client_connected")
+        async def on_client_connected(transport, client):
+            if session.greet:
+                await worker.queue_frames([LLMRunFrame()])
+
+        @session.transport.event_handler("on_client_disconnected")
+        async def on_client_disconnected(transport, client):
+            await worker.cancel()
+
+    elif session.greet:
+
+        @worker.event_handler("on_pipeline_started")
+        async def on_pipeline_started(worker, frame):
+            await worker.queue_frames([LLMRunFrame()])
+
+
 def get_variant(name: str) -> ModuleType:
     """Import the module of a registered variant.
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipecat.frames.frames import LLMRunFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker, ProcessorUnusablePolicy
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -30,7 +29,7 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 
 from clinic.tools import TOOLS_SCHEMA, ClinicTools
 from config import EchoSettings
-from pipelines import Session
+from pipelines import Session, attach_session_events
 from pipelines.cascaded import SYSTEM_PROMPT
 
 DESCRIPTION = (
@@ -264,21 +263,6 @@ def build(session: Session) -> PipelineWorker:
         async def on_pipeline_finished(worker, frame):
             await owned_server.close()
 
-    if session.client_events:
-
-        @session.transport.event_handler("on_client_connected")
-        async def on_client_connected(transport, client):
-            if session.greet:
-                await worker.queue_frames([LLMRunFrame()])
-
-        @session.transport.event_handler("on_client_disconnected")
-        async def on_client_disconnected(transport, client):
-            await worker.cancel()
-
-    elif session.greet:
-
-        @worker.event_handler("on_pipeline_started")
-        async def on_pipeline_started(worker, frame):
-            await worker.queue_frames([LLMRunFrame()])
+    attach_session_events(worker, session)
 
     return worker

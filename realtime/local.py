@@ -36,13 +36,10 @@ def brain_factory(settings: EchoSettings, clinic_store: Any = None) -> Callable[
         from clinic.brain import ClinicBrain
 
         if clinic_store is not None:
-            providers = clinic_store.find_providers()
-            names = [p.name for p in providers]
-            specialties = sorted({p.specialty for p in providers})
-        else:
-            vocab = json.loads(Path(settings.vocabulary_path).read_text())
-            names = list(vocab.get("providers", []))
-            specialties = list(vocab.get("specialties", []))
+            return ClinicBrain.for_store(clinic_store, today=clinic_today(settings))
+        vocab = json.loads(Path(settings.vocabulary_path).read_text())
+        names = list(vocab.get("providers", []))
+        specialties = list(vocab.get("specialties", []))
         return ClinicBrain(
             provider_names=names, specialties=specialties, today=clinic_today(settings)
         )

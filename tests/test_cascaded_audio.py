@@ -66,12 +66,7 @@ async def test_spoken_booking_request_through_local_pipeline(settings, speak):
     today = date(2026, 11, 30)  # a Monday
     store = ClinicStore(settings.resolved_clinic_db())
     store.seed(load_vocabulary(settings), start=today)
-    found = store.find_providers()
-    brain = ClinicBrain(
-        provider_names=[p.name for p in found],
-        specialties=sorted({p.specialty for p in found}),
-        today=today,
-    )
+    brain = ClinicBrain.for_store(store, today=today)
     models = LocalModels(settings)
     lexicon = load_lexicon(settings)
     ctx = providers.ProviderContext(settings=settings, models=models, brain=brain, lexicon=lexicon)

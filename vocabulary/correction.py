@@ -54,6 +54,10 @@ _DETERMINERS = frozenset(
     {"the", "my", "a", "your", "his", "her", "our", "their", "that", "this", "any", "another"}
 )
 _BARRIER_MIN_LEN = 6  # single-word cues at least this long are never part of a span
+# A replacement whose best rival (another term for overlapping words) scores within this
+# of it is not made: when two terms fit the sound about equally, guessing one invents a
+# term about half the time, and leaving the words as heard invents none.
+AMBIGUITY_MARGIN = 0.08
 
 
 @dataclass(frozen=True)
@@ -329,7 +333,10 @@ def _fuzzy_matches(an: _Analysis, floor: float, liberal: bool = False) -> list[_
                     continue
             else:
                 allowed = set(categories)
-            if not name_slot and not cues.get("provider"):
+            if name_slot:
+                # Right after a title only a name fits ("Dr. Madar" is not a drug).
+                allowed &= {"provider"}
+            elif not cues.get("provider"):
                 # With thousands of names, one sounds like almost anything: a provider is
                 # only matched where a title (or a provider cue) announces a name.
                 allowed.discard("provider")
@@ -337,7 +344,7 @@ def _fuzzy_matches(an: _Analysis, floor: float, liberal: bool = False) -> list[_
             if conf is not None:
                 term = lex.terms[conf]
                 cue = cues.get(term.category)
-                if not all_common or cue:
+                if (not all_common or cue) and (not name_slot or term.category == "provider"):
                     reason = "confusion table" + (f", cue '{cue}'" if cue else "")
                     out.append(_Match(i, j, lex.first_form[conf], CONFUSION_SCORE, 1.0, reason))
             if not allowed:
@@ -386,16 +393,38 @@ def _fuzzy_matches(an: _Analysis, floor: float, liberal: bool = False) -> list[_
     return out
 
 
-def _select(matches: list[_Match], threshold: float, n: int) -> list[_Match]:
+def _select(
+    matches: list[_Match],
+    threshold: float,
+    n: int,
+    terms: list[int] | None = None,
+    margin: float = 0.0,
+) -> list[_Match]:
+    """Non-overlapping matches over ``threshold``, best first.
+
+    With ``terms`` (the term of each match) and a ``margin``, a match is dropped, and its
+    words left as they are, when a match for another term over overlapping words scores
+    within ``margin`` of it; a confusion-table entry is never dropped that way.
+    """
     chosen: list[_Match] = []
     used = [False] * n
     ranked = sorted(
         (m for m in matches if m.score >= threshold),
         key=lambda m: (-(m.score - 0.01 * (m.j - m.i)), m.i),
     )
+    index = {id(m): k for k, m in enumerate(matches)}
     for m in ranked:
         if any(used[m.i : m.j]):
             continue
+        if terms is not None and margin > 0 and not m.reason.startswith("confusion"):
+            own = terms[index[id(m)]]
+            if any(
+                terms[k] != own and o.i < m.j and m.i < o.j and o.score > m.score - margin
+                for k, o in enumerate(matches)
+            ):
+                for k in range(m.i, m.j):
+                    used[k] = True
+                continue
         chosen.append(m)
         for k in range(m.i, m.j):
             used[k] = True
@@ -429,7 +458,14 @@ def correct(text: str, lexicon: Lexicon, *, threshold: float = DEFAULT_THRESHOLD
     if not text or not text.strip():
         return Correction(text, text, [])
     an, matches = _analyse(text, lexicon, floor=max(0.0, threshold - CUE_BONUS - 0.15))
-    chosen = _select([m for m in matches if not m.exact], threshold, len(an.tokens))
+    fuzzy = [m for m in matches if not m.exact]
+    chosen = _select(
+        fuzzy,
+        threshold,
+        len(an.tokens),
+        [lexicon.forms[m.form].term for m in fuzzy],
+        AMBIGUITY_MARGIN,
+    )
     # A term already said but split or joined differently ("physical the rapy",
     # "E.N.T.") is written the vocabulary's way.
     respaced = [

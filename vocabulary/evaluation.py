@@ -208,6 +208,7 @@ def evaluate(
                 "baseline": baseline,
                 "first_pass": result.first_pass,
                 "hotwords": result.hotwords,
+                "checks": list(getattr(result, "checks", None) or []),
                 "raw": result.raw,
                 "text": result.text,
                 "corrections": [c.to_dict() for c in result.corrections],

@@ -20,6 +20,8 @@ The result keeps every stage (first pass, biased pass, corrected text, changes, 
 
 from __future__ import annotations
 
+import difflib
+import re
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -46,6 +48,12 @@ BIAS_FLOOR = 0.6
 BIAS_LIMIT = 6
 BIAS_MARGIN = 0.2  # rivals for the same words within this score of the best go in too
 MAX_RIVALS = 3  # other same-category candidates a biased-pass term is rescored against
+# A term the biased pass introduced must make the sentence this much likelier (natural log,
+# decoder primed with the names in question) than the words the first pass heard there.
+GATE_LOGPROB = 1.0
+# ... and beat every rival term by this much: when two names fit the audio about equally,
+# the first pass's words are kept rather than a coin toss between them.
+RIVAL_MARGIN = 3.5
 
 
 @dataclass
@@ -61,6 +69,9 @@ class TranscriptResult:
         timings: Milliseconds per stage: features, encode, decode1, decode2, stt, correct,
             total.
         baseline: Plain STT (unbiased, ``beam_size``, same window), only when asked for.
+        checks: One dict per term the biased pass introduced: ``term``, ``heard`` (the
+            first pass's words there), ``chosen`` (the term kept, None when the first
+            pass's words were put back) and ``margin`` (log-probability gain).
     """
 
     raw: str
@@ -70,6 +81,7 @@ class TranscriptResult:
     hotwords: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     baseline: str | None = None
+    checks: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """Plain-JSON form."""
@@ -80,6 +92,7 @@ class TranscriptResult:
             "first_pass": self.first_pass,
             "hotwords": self.hotwords,
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "checks": self.checks,
             **({"baseline": self.baseline} if self.baseline is not None else {}),
         }
 
@@ -213,30 +226,53 @@ class Transcriber:
             return []
         return [c.term for c in found]
 
-    def _sentence_logprobs(self, encoded, frames: int, texts: list[str]) -> list[float]:
-        """Decoder log-probability of each text given the audio (teacher-forced)."""
+    def _sentence_logprobs(
+        self, encoded, frames: int, texts: list[str], hotwords: str | None = None
+    ) -> list[float]:
+        """Decoder log-probability of each text given the audio (teacher-forced).
+
+        With ``hotwords`` the decoder is primed with them, as in the biased pass, so every
+        listed name starts from the same prior and only the audio tells them apart.
+        """
         import ctranslate2
 
         array = np.asarray(encoded)
         batch = ctranslate2.StorageView.from_array(np.repeat(array, len(texts), axis=0))
         tokens = [self._tokenizer.encode(" " + text.strip()) for text in texts]
-        results = self.model.model.align(batch, self._tokenizer.sot_sequence, tokens, frames)
+        if hotwords:
+            start = self.model.get_prompt(
+                self._tokenizer, [], without_timestamps=True, hotwords=hotwords
+            )
+        else:
+            start = self._tokenizer.sot_sequence
+        results = self.model.model.align(batch, start, tokens, frames)
         return [
             float(np.sum(np.log(np.maximum(np.asarray(r.text_token_probs), 1e-9)))) for r in results
         ]
 
-    def rescore_rivals(self, encoded, frames: int, first: str, raw: str) -> str:
-        """Swap each term the biased pass introduced for its acoustically likeliest rival.
+    def rescore_rivals(
+        self, encoded, frames: int, first: str, raw: str, decisions: list | None = None
+    ) -> str:
+        """Check each term the biased pass introduced against its rivals and the first pass.
+
+        For a term the biased pass wrote and the first pass did not, the decoder scores
+        (teacher-forced, primed with the names in question) the sentence with the term,
+        with each same-category rival in its place (other candidates and sound-alikes),
+        and with the words the first pass heard there. The likeliest term is kept only
+        when it beats the first pass's words by ``GATE_LOGPROB``; otherwise the first
+        pass's words are put back (a hotword the audio does not support is a false term).
 
         Args:
             encoded: Encoder output of the utterance.
             frames: Mel frames holding audio.
             first: The unbiased first pass (terms it already had are trusted).
             raw: The biased pass.
+            decisions: When given, one dict per checked term is appended (term, heard,
+                chosen, margin), for the evaluation and the audit.
 
         Returns:
-            ``raw`` with each introduced term replaced by the same-category candidate
-            (from either pass) whose sentence the decoder finds most likely.
+            ``raw`` with each introduced term confirmed, swapped for a likelier rival, or
+            reverted to what the first pass heard.
         """
         lexicon = self.lexicon
         trusted = {t.lower() for t in find_terms(first, lexicon)}
@@ -256,16 +292,35 @@ class Transcriber:
                 if neighbour not in rivals:
                     rivals.append(neighbour)
             rivals = rivals[:MAX_RIVALS]
-            if not rivals:
-                continue
             options = [term] + [lexicon.term_by_text(t) for t in rivals]
             span = raw[start:end]
-            spellings = [_spell_like(o.name, span) for o in options]
-            texts = [raw[:start] + spelling + raw[end:] for spelling in spellings]
-            scores = self._sentence_logprobs(encoded, frames, texts)
+            texts = [raw[:start] + _spell_like(o.name, span) + raw[end:] for o in options]
+            heard_start, heard_end = _heard_span(first, raw, start, end)
+            heard = first[heard_start:heard_end]
+            if raw[end : end + 1] in (".", ",", "?", "!"):
+                heard = heard.rstrip(".,?!")
+            kept_text = " ".join((raw[:start] + heard + raw[end:]).split())
+            scores = self._sentence_logprobs(
+                encoded, frames, texts + [kept_text], ", ".join(o.text for o in options) + "."
+            )
             best = max(range(len(options)), key=lambda k: scores[k])
-            if best:
-                raw = texts[best]
+            margin = scores[best] - scores[-1]
+            gap = min(
+                (scores[best] - scores[k] for k in range(len(options)) if k != best),
+                default=float("inf"),
+            )
+            keep_term = margin >= GATE_LOGPROB and gap >= RIVAL_MARGIN
+            if decisions is not None:
+                decisions.append(
+                    {
+                        "term": name,
+                        "chosen": options[best].text if keep_term else None,
+                        "heard": heard,
+                        "margin": round(margin, 2),
+                        "gap": round(gap, 2) if gap != float("inf") else None,
+                    }
+                )
+            raw = texts[best] if keep_term else kept_text
         return raw
 
     # --- public -----------------------------------------------------------------------
@@ -287,6 +342,7 @@ class Transcriber:
         hotwords: str | None = None
         baseline: str | None = None
         encoded = None
+        checks: list[dict] = []
         if len(audio) == 0:
             first = raw = ""
         elif len(audio) / SAMPLE_RATE > WHISPER_WINDOW:
@@ -318,7 +374,7 @@ class Transcriber:
                     raw = second
                     t2 = time.perf_counter()
                     frames = min(len(audio) // 160, encoded.shape[1] * 2)
-                    raw = self.rescore_rivals(encoded, frames, first, raw)
+                    raw = self.rescore_rivals(encoded, frames, first, raw, checks)
                     timings["rescore"] = (time.perf_counter() - t2) * 1000
         timings["stt"] = (time.perf_counter() - start) * 1000
         text, changes = raw, []
@@ -335,7 +391,7 @@ class Transcriber:
                 baseline = self._decode(encoded, self.beam_size, None)
             else:
                 baseline = self._long_form(audio, None) if len(audio) else ""
-        return TranscriptResult(raw, text, changes, first, hotwords, timings, baseline)
+        return TranscriptResult(raw, text, changes, first, hotwords, timings, baseline, checks)
 
 
 def sound_alikes(lexicon: Lexicon, term, floor: float = 0.65, limit: int = 3) -> list[str]:
@@ -352,6 +408,42 @@ def sound_alikes(lexicon: Lexicon, term, floor: float = 0.65, limit: int = 3) ->
         if similarity >= floor and other.text not in found:
             found.append((similarity, other.text))
     return [text for _, text in sorted(found, key=lambda item: -item[0])[:limit]]
+
+
+def _words(text: str) -> list[tuple[int, int, str]]:
+    """Whitespace-separated words of ``text`` with offsets and a comparable form."""
+    return [
+        (m.start(), m.end(), m.group(0).lower().strip(".,?!;:\"'"))
+        for m in re.finditer(r"\S+", text)
+    ]
+
+
+def _heard_span(first: str, raw: str, start: int, end: int) -> tuple[int, int]:
+    """Character span of ``first`` that the words of ``raw[start:end]`` stand for.
+
+    The two passes are aligned word by word; the span covers the first-pass words of
+    every differing stretch that touches the raw span (empty when the biased pass only
+    inserted words there).
+    """
+    a, b = _words(raw), _words(first)
+    lo = next((k for k, w in enumerate(a) if w[1] > start), len(a))
+    hi = next((k for k, w in enumerate(a) if w[0] >= end), len(a))
+    matcher = difflib.SequenceMatcher(a=[w[2] for w in a], b=[w[2] for w in b], autojunk=False)
+    b_lo = b_hi = None
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            # Words the passes share inside the span map one to one.
+            for k in range(max(i1, lo), min(i2, hi)):
+                j = j1 + k - i1
+                b_lo = j if b_lo is None else min(b_lo, j)
+                b_hi = j + 1 if b_hi is None else max(b_hi, j + 1)
+            continue
+        if (i1 < hi and i2 > lo) or (i1 == i2 and lo <= i1 <= hi):
+            b_lo = j1 if b_lo is None else min(b_lo, j1)
+            b_hi = j2 if b_hi is None else max(b_hi, j2)
+    if b_lo is None or b_hi is None or b_hi <= b_lo:
+        return (0, 0)
+    return b[b_lo][0], b[b_hi - 1][1]
 
 
 def _spell_like(name: str, span: str) -> str:

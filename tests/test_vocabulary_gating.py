@@ -1,0 +1,190 @@
+"""Guards against invented terms: ambiguity, name slots, and the biased pass's audio check.
+
+The corrector tests are pure text; the rescoring tests decode real Piper audio with the
+bundled tiny.en model (marked slow).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from config import DEFAULT_VOCABULARY, PROJECT_DIR
+from vocabulary import Lexicon, correct
+from vocabulary.casestudy import CASE_STUDY_VOCABULARY
+from vocabulary.evaluation import load_wav
+from vocabulary.stt import _heard_span
+
+
+@pytest.fixture(scope="module")
+def clinic() -> Lexicon:
+    return Lexicon.load(DEFAULT_VOCABULARY)
+
+
+@pytest.fixture(scope="module")
+def large() -> Lexicon:
+    return Lexicon.load(CASE_STUDY_VOCABULARY)
+
+
+# --- corrector ----------------------------------------------------------------------------
+
+
+def test_two_equally_close_names_leave_the_words_as_heard():
+    both = Lexicon.from_dict({"providers": ["Dr. Hansen", "Dr. Hanson"]})
+    one = Lexicon.from_dict({"providers": ["Dr. Hansen"]})
+    for text in ("Can I see Dr. Hanzon today?", "Can I see Dr. Hensen today?"):
+        assert correct(text, both).text == text
+        assert correct(text, one).text == text.replace(text.split()[4], "Hansen")
+
+
+def test_only_a_name_is_put_right_after_a_title(clinic):
+    # "Madar" sounds a little like amiodarone, but a drug does not follow "Dr.".
+    text = "I need to reschedule my visit with Dr. Madar Chariya."
+    result = correct(text, clinic)
+    assert all(change.category == "provider" for change in result.changes)
+    assert "amiodarone" not in result.text
+
+
+def test_seed_cases_still_hold(clinic):
+    assert correct("Can you refill my met for men prescription?", clinic).text == (
+        "Can you refill my metformin prescription?"
+    )
+    assert correct("I need a referral to aunt.", clinic).text == "I need a referral to ENT."
+    assert correct("Can I see Dr. Kowal chick tomorrow?", clinic).text == (
+        "Can I see Dr. Kowalczyk tomorrow?"
+    )
+    for text in ("My aunt is coming with me.", "I met four men in the waiting room."):
+        assert correct(text, clinic).text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My cousin and I are driving in from the lake.",
+        "Could you spell your last name for me?",
+        "We ran out of time at the last visit.",
+        "My uncle Martin had a heart attack last year.",
+        "The doctor said to take it easy.",
+        "Can I see the doctor this week?",
+    ],
+)
+def test_ordinary_sentences_untouched_with_either_vocabulary(clinic, large, text):
+    for lexicon in (clinic, large):
+        result = correct(text, lexicon)
+        assert result.text == text, result.changes
+        assert result.changes == []
+
+
+# --- aligning the two passes --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "raw", "term", "heard"),
+    [
+        (
+            "Can I see Dr. Kolsky this week?",
+            "Can I see Dr. Kowalski this week?",
+            "Kowalski",
+            "Kolsky",
+        ),
+        (
+            "I take map from in every day.",
+            "I take metformin every day.",
+            "metformin",
+            "map from in",
+        ),
+        ("Is Dr. Ferre here?", "Is Dr. Ferreira here?", "Ferreira", "Ferre"),
+        ("I need an MRI.", "I need an MRI scan.", "scan", ""),
+    ],
+)
+def test_heard_span_finds_the_first_pass_words(first, raw, term, heard):
+    start = raw.index(term)
+    a, b = _heard_span(first, raw, start, start + len(term))
+    assert first[a:b] == heard
+
+
+# --- the biased pass's term is checked against the audio ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def spoken(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gating_audio")
+    tsv = root / "u.tsv"
+    tsv.write_text(
+        "id\ttext\tterms\n"
+        "aunt\tMy aunt is coming with me to the visit.\t\n"
+        "patel\tCan I see Doctor Patel this week?\tDr. Patel\n"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_DIR / "scripts" / "synth_utterances.py"),
+            "--utterances",
+            str(tsv),
+            "--out",
+            str(root),
+            "--pace",
+            "1.0",
+            "1.0",
+            "--no-noise",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def transcriber(clinic):
+    from models import whisper_model_dir
+    from vocabulary.stt import Transcriber
+
+    return Transcriber(whisper_model_dir("tiny.en"), pad_seconds=10, lexicon=clinic)
+
+
+def _encoded(transcriber, audio: np.ndarray):
+    encoded = transcriber._encode(audio, {})
+    return encoded, min(len(audio) // 160, encoded.shape[1] * 2)
+
+
+@pytest.mark.slow
+def test_term_the_audio_does_not_support_is_reverted(transcriber, spoken):
+    audio = load_wav(spoken / "aunt.wav")
+    encoded, frames = _encoded(transcriber, audio)
+    first = "My aunt is coming with me to the visit."
+    checks: list[dict] = []
+    out = transcriber.rescore_rivals(
+        encoded, frames, first, "My ENT is coming with me to the visit.", checks
+    )
+    assert out == first
+    [check] = checks
+    assert check["term"] == "ENT" and check["chosen"] is None and check["heard"] == "aunt"
+    assert check["margin"] < 1.0
+
+
+@pytest.mark.slow
+def test_wrong_hotword_is_swapped_for_the_name_that_was_said(transcriber, spoken):
+    audio = load_wav(spoken / "patel.wav")
+    encoded, frames = _encoded(transcriber, audio)
+    checks: list[dict] = []
+    out = transcriber.rescore_rivals(
+        encoded,
+        frames,
+        "Can I see Dr. Petal this week?",
+        "Can I see Dr. Pereira this week?",
+        checks,
+    )
+    assert out == "Can I see Dr. Patel this week?"
+    assert checks[0]["chosen"] == "Dr. Patel"
+    assert checks[0]["margin"] > 1.0
+
+
+@pytest.mark.slow
+def test_transcribe_reports_its_checks(transcriber, spoken):
+    result = transcriber.transcribe(load_wav(spoken / "patel.wav"))
+    assert "Patel" in result.text
+    assert isinstance(result.checks, list)
+    assert result.to_dict()["checks"] == result.checks
