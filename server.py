@@ -107,7 +107,12 @@ class EchoRuntime:
 
     def new_session(self, *, transport, transport_name: str, patient_id: str | None = None):
         """A :class:`pipelines.Session` for one conversation."""
+        from observers.latency import LatencyObserver
+
         session_id = uuid.uuid4().hex
+        client_events = TRANSPORTS[transport_name].client_events
+        # Per-turn latency breakdown, published live to the web client over the data channel.
+        latency = LatencyObserver(session_id=session_id, publish=client_events)
         return pipelines.Session(
             session_id=session_id,
             settings=self.settings,
@@ -117,8 +122,9 @@ class EchoRuntime:
             lexicon=self.lexicon,
             patient_id=patient_id or f"patient-{session_id[:8]}",
             today=self.today(),
-            client_events=TRANSPORTS[transport_name].client_events,
+            client_events=client_events,
             transport_name=transport_name,
+            observers=[latency],
             realtime=self.realtime,
         )
 
@@ -165,6 +171,13 @@ class EchoRuntime:
         observer = AuditObserver(recorder=recorder, keep_audio=settings.audit_keep_audio)
         session.audit = recorder
         session.observers.append(observer)
+        from observers.latency import LatencyObserver
+
+        async def keep_latency(_, record):
+            recorder.submit("latency", record.to_dict(include_text=False))
+
+        for latency in (o for o in session.observers if isinstance(o, LatencyObserver)):
+            latency.add_event_handler("on_turn_latency", keep_latency)
         return recorder, observer
 
     async def close(self) -> None:

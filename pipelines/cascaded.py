@@ -10,7 +10,6 @@ from __future__ import annotations
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import LLMRunFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -28,7 +27,7 @@ import providers
 from clinic.brain import ClinicBrain
 from clinic.tools import TOOLS_SCHEMA, ClinicTools
 from config import EchoSettings
-from pipelines import Session
+from pipelines import Session, attach_session_events
 from vocabulary.keyterms import keyterms
 
 DESCRIPTION = "VAD + smart-turn → STT → vocabulary correction → LLM + clinic tools → TTS"
@@ -55,18 +54,40 @@ def requirements(settings: EchoSettings) -> list[str]:
 
 
 def user_turn_params(settings: EchoSettings) -> LLMUserAggregatorParams:
-    """VAD and end-of-turn strategy for the user aggregator."""
+    """VAD and end-of-turn strategy for the user aggregator.
+
+    Silero VAD, then smart-turn v3 through :class:`pipelines.turn_taking.EchoTurnStopStrategy`
+    (waits for every VAD segment's transcript; holds on visibly unfinished text), or a plain
+    speech timeout with smart-turn off. The defaults and the study behind them are in
+    ``docs/latency.md``.
+    """
+    from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+
+    from pipelines.turn_taking import EchoTurnStopStrategy, TurnTaking
+
+    knobs = TurnTaking.from_settings(settings)
     vad = SileroVADAnalyzer(
         params=VADParams(
-            confidence=settings.vad_confidence,
-            start_secs=settings.vad_start_secs,
-            stop_secs=settings.vad_stop_secs,
+            confidence=knobs.vad_confidence,
+            start_secs=knobs.vad_start_secs,
+            stop_secs=knobs.vad_stop_secs,
         )
     )
-    if settings.smart_turn:
-        stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())]
+    stop: list[TurnAnalyzerUserTurnStopStrategy | SpeechTimeoutUserTurnStopStrategy]
+    if knobs.smart_turn:
+        analyzer = LocalSmartTurnAnalyzerV3(
+            params=SmartTurnParams(stop_secs=knobs.smart_turn_fallback_secs)
+        )
+        stop = [
+            EchoTurnStopStrategy(
+                turn_analyzer=analyzer,
+                min_silence_secs=knobs.min_silence_secs,
+                unfinished_hold_secs=knobs.unfinished_hold_secs,
+                question_silence_secs=knobs.question_silence_secs,
+            )
+        ]
     else:
-        stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=settings.vad_stop_secs)]
+        stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=knobs.vad_stop_secs)]
     return LLMUserAggregatorParams(
         vad_analyzer=vad, user_turn_strategies=UserTurnStrategies(stop=stop)
     )
@@ -77,13 +98,7 @@ def build(session: Session) -> PipelineWorker:
     settings = session.settings
     specs = {kind: providers.select(kind, settings) for kind in providers.PROVIDERS}
     store = session.clinic_store
-    brain = None
-    if specs["llm"].name == "local":
-        brain = ClinicBrain(
-            provider_names=[p.name for p in store.find_providers()],
-            specialties=sorted({p.specialty for p in store.find_providers()}),
-            today=session.today,
-        )
+    brain = ClinicBrain.for_store(store, today=session.today) if specs["llm"].local else None
     ctx = providers.ProviderContext(
         settings=settings,
         models=session.models,
@@ -119,21 +134,6 @@ def build(session: Session) -> PipelineWorker:
         enable_rtvi=False,
     )
 
-    if session.client_events:
-
-        @session.transport.event_handler("on_client_connected")
-        async def on_client_connected(transport, client):
-            if session.greet:
-                await worker.queue_frames([LLMRunFrame()])
-
-        @session.transport.event_handler("on_client_disconnected")
-        async def on_client_disconnected(transport, client):
-            await worker.cancel()
-
-    elif session.greet:
-
-        @worker.event_handler("on_pipeline_started")
-        async def on_pipeline_started(worker, frame):
-            await worker.queue_frames([LLMRunFrame()])
+    attach_session_events(worker, session)
 
     return worker

@@ -76,6 +76,14 @@ async def test_browser_page_holds_a_conversation(live_server, speak, tmp_path):
         turn = await wait_until(answered_turn, timeout=60)
         assert turn, "no audited turn with the spoken request"
         assert "Patel" in turn["bot"]["generated_text"]
+        # The page shows each turn's latency breakdown, live from the data channel.
+        row = (
+            "[...document.querySelectorAll('#latency tbody tr')]"
+            ".find(r => r.cells[1].textContent.toLowerCase().includes('patel'))"
+        )
+        await page.wait_for_function(f"!!{row}", timeout=30000)
+        total = await page.evaluate(f"{row}.cells[2].textContent")
+        assert float(total.split()[0]) > 0
         await page.click("#disconnect")
         await browser.close()
         audit.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -105,22 +106,53 @@ class ReceivedAudio:
 
 
 class EchoCaller:
-    """Connects to an Echo server as a WebRTC client."""
+    """Connects to an Echo server as a WebRTC client.
 
-    def __init__(self, base_url: str, *, pipeline: str | None = None, request_data=None):
+    Besides audio, the caller opens a data channel (as the browser client does) and keeps
+    every JSON app message the server sends in ``messages`` as ``(monotonic time, dict)``,
+    e.g. the per-turn ``echo-latency`` breakdowns.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        pipeline: str | None = None,
+        request_data=None,
+        data_channel: bool = True,
+    ):
         self.base_url = base_url.rstrip("/")
         self.pipeline = pipeline
         self.request_data = dict(request_data or {})
         self.mic = ScriptedMicrophone()
         self.received = ReceivedAudio()
+        self.messages: list[tuple[float, dict]] = []
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc_id: str | None = None
         self._reader: asyncio.Task | None = None
+        self._data_channel = data_channel
         self.connected = asyncio.Event()
+
+    def messages_of_type(self, kind: str) -> list[tuple[float, dict]]:
+        """App messages whose ``type`` is ``kind``, with their arrival times."""
+        return [(t, m) for t, m in self.messages if m.get("type") == kind]
+
+    def _on_message(self, message) -> None:
+        if not isinstance(message, str):
+            return
+        try:
+            data = json.loads(message)
+        except ValueError:
+            return
+        if isinstance(data, dict):
+            self.messages.append((time.monotonic(), data))
 
     async def connect(self) -> dict:
         """Offer, post to ``/api/offer``, apply the answer. Returns the answer body."""
         self.pc.addTrack(self.mic)
+        if self._data_channel:
+            channel = self.pc.createDataChannel("echo")
+            channel.on("message", self._on_message)
 
         @self.pc.on("track")
         def on_track(track):

@@ -1,0 +1,270 @@
+"""The bench's scripted prompts, synthesized locally with the bundled Piper voice.
+
+Two sets:
+
+* ``short`` — the ten short prompts of the latency lab: five general questions and five
+  clinic requests, each one breath long.
+* ``paused`` — requests with a natural mid-sentence pause (``I'd like to book … [400 ms]
+  … an appointment with Doctor Patel``): the whole sentence is synthesized in one go, so the
+  words before the pause keep their mid-sentence (non-final) intonation, then cut at the
+  quietest 10 ms near the word boundary (located from the phoneme count of the first part)
+  and the pause inserted there. A turn detector that ends the turn in the pause cuts the
+  user off.
+
+Audio is synthesized once and cached as WAV under ``<cache_dir>`` (keyed by voice, text
+and pause), trimmed so the last sample is the end of speech: the bench dates "the end of
+the user's speech as sent" from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# Peak (int16) above which a 10 ms window counts as voiced (≈ −40 dBFS).
+VOICED_PEAK = 330
+WINDOW_SECS = 0.01
+SEARCH_SECS = 0.15  # how far from the phoneme-count estimate a pause may move
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One thing the scripted caller says.
+
+    Attributes:
+        id: Short stable name (CSV key).
+        parts: The spoken pieces; more than one means a pause between each.
+        pause_secs: Silence between the pieces.
+        kind: ``short`` or ``paused``.
+    """
+
+    id: str
+    parts: tuple[str, ...]
+    pause_secs: float = 0.0
+    kind: str = "short"
+
+    @property
+    def text(self) -> str:
+        """The whole sentence, pieces joined."""
+        return " ".join(self.parts)
+
+    @property
+    def paused(self) -> bool:
+        """Whether the prompt has a mid-sentence pause."""
+        return len(self.parts) > 1
+
+
+SHORT: tuple[Prompt, ...] = (
+    Prompt("capital", ("What is the capital of France?",)),
+    Prompt("spell", ("Spell mississippi.",)),
+    Prompt("time", ("What time is it?",)),
+    Prompt("joke", ("Tell me a joke.",)),
+    Prompt("thanks", ("Thank you, that's all.",)),
+    Prompt("book", ("I'd like to book an appointment with Doctor Patel.",)),
+    Prompt("derm", ("Do you have a dermatologist available next week?",)),
+    Prompt("mine", ("What appointments do I have?",)),
+    Prompt("cancel", ("I need to cancel my appointment.",)),
+    Prompt("nguyen", ("Is Doctor Nguyen free on Friday morning?",)),
+)
+
+PAUSED: tuple[Prompt, ...] = (
+    Prompt("p-book", ("I'd like to book", "an appointment with Doctor Patel."), 0.4, "paused"),
+    Prompt("p-derm", ("Can I see", "a dermatologist next Tuesday?"), 0.4, "paused"),
+    Prompt("p-cancel", ("My appointment on Monday", "I need to cancel it."), 0.5, "paused"),
+    Prompt(
+        "p-nguyen",
+        ("Could you check", "if Doctor Nguyen has anything open on Friday?"),
+        0.6,
+        "paused",
+    ),
+    Prompt("p-med", ("The medication I take is", "lisinopril."), 0.5, "paused"),
+)
+
+PROMPT_SETS: dict[str, tuple[Prompt, ...]] = {
+    "short": SHORT,
+    "paused": PAUSED,
+    "all": SHORT + PAUSED,
+}
+
+
+def select(name: str, limit: int | None = None, only: list[str] | None = None) -> list[Prompt]:
+    """The prompts of a set (``short``, ``paused``, ``all``).
+
+    Args:
+        name: The set.
+        limit: Keep the first ``limit``.
+        only: Keep these prompt ids (in this order), from any set.
+
+    Raises:
+        ValueError: Unknown set name or prompt id, or a limit below 1.
+    """
+    if name not in PROMPT_SETS:
+        raise ValueError(f"unknown prompt set '{name}': use one of {', '.join(PROMPT_SETS)}")
+    if limit is not None and limit < 1:
+        raise ValueError("--limit must be at least 1")
+    if only:
+        by_id = {p.id: p for p in PROMPT_SETS["all"]}
+        unknown = [i for i in only if i not in by_id]
+        if unknown:
+            raise ValueError(f"unknown prompt id(s) {', '.join(unknown)}: use {', '.join(by_id)}")
+        prompts = [by_id[i] for i in only]
+    else:
+        prompts = list(PROMPT_SETS[name])
+    return prompts[:limit] if limit else prompts
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation, ``dr`` spelled ``doctor`` (for WER)."""
+    out = []
+    for raw in text.lower().replace("-", " ").split():
+        word = "".join(c for c in raw if c.isalnum() or c == "'").strip("'")
+        if word:
+            out.append("doctor" if word == "dr" else word)
+    return out
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level edit distance over the reference length (1.0 when nothing was heard)."""
+    ref, hyp = words(reference), words(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / len(ref)
+
+
+def voiced_bounds(pcm: np.ndarray, rate: int) -> tuple[int, int]:
+    """First and one-past-last sample of the voiced region (10 ms windows above −40 dBFS).
+
+    Raises:
+        ValueError: The audio has no voiced window.
+    """
+    step = max(1, int(rate * WINDOW_SECS))
+    n = len(pcm) // step
+    if n == 0:
+        raise ValueError("audio is shorter than one 10 ms window")
+    peaks = np.abs(pcm[: n * step].astype(np.int32)).reshape(n, step).max(axis=1)
+    voiced = np.flatnonzero(peaks > VOICED_PEAK)
+    if len(voiced) == 0:
+        raise ValueError("audio has no voiced window")
+    return int(voiced[0] * step), int(min(len(pcm), (voiced[-1] + 1) * step))
+
+
+def trim(pcm: np.ndarray, rate: int) -> np.ndarray:
+    """The voiced region only: no leading or trailing silence."""
+    start, end = voiced_bounds(pcm, rate)
+    return pcm[start:end]
+
+
+@dataclass
+class PromptAudio:
+    """A prompt's audio: int16 mono PCM ending on the last voiced sample."""
+
+    prompt: Prompt
+    pcm: np.ndarray
+    rate: int
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio."""
+        return len(self.pcm) / self.rate
+
+
+class PromptSynthesizer:
+    """Synthesizes prompts with a Piper voice and caches them as WAV files."""
+
+    def __init__(self, voice_name: str, cache_dir: Path):
+        """Initialize with a bundled voice name (see ``models.PIPER_VOICES``) and a cache dir."""
+        self.voice_name = voice_name
+        self.cache_dir = Path(cache_dir)
+        self._voice = None
+
+    def _load(self):
+        if self._voice is None:
+            from piper import PiperVoice
+
+            from models import piper_voice_dir
+
+            path = piper_voice_dir(self.voice_name) / f"{self.voice_name}.onnx"
+            self._voice = PiperVoice.load(path)
+        return self._voice
+
+    def _boundaries(self, prompt: Prompt, pcm: np.ndarray, rate: int) -> list[int]:
+        """Sample indexes where the pauses go: the quietest 10 ms near each word boundary."""
+        voice = self._load()
+
+        def phonemes(text: str) -> int:
+            return sum(len(s) for s in voice.phonemize(text))
+
+        total = phonemes(prompt.text)
+        step, reach = int(rate * WINDOW_SECS), int(rate * SEARCH_SECS)
+        cuts = []
+        for k in range(1, len(prompt.parts)):
+            estimate = int(len(pcm) * phonemes(" ".join(prompt.parts[:k])) / total)
+            lo, hi = max(step, estimate - reach), min(len(pcm) - step, estimate + reach)
+            energy = {
+                i: float(np.mean(pcm[i - step // 2 : i + step // 2].astype(np.float64) ** 2))
+                for i in range(lo, hi, step // 2)
+            }
+            cuts.append(min(energy, key=energy.get))
+        return cuts
+
+    def _speak(self, text: str) -> tuple[np.ndarray, int]:
+        voice = self._load()
+        rate = voice.config.sample_rate
+        chunks = [np.frombuffer(c.audio_int16_bytes, np.int16) for c in voice.synthesize(text)]
+        return trim(np.concatenate(chunks), rate), rate
+
+    def cache_path(self, prompt: Prompt) -> Path:
+        """Where a prompt's WAV is cached."""
+        key = f"v2|{self.voice_name}|{'|'.join(prompt.parts)}|{prompt.pause_secs:.3f}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self.cache_dir / f"{prompt.id}-{digest}.wav"
+
+    def audio(self, prompt: Prompt) -> PromptAudio:
+        """The prompt's audio, from the cache or synthesized (then cached)."""
+        path = self.cache_path(prompt)
+        if path.exists():
+            pcm, rate = read_wav(path)
+            return PromptAudio(prompt, pcm, rate)
+        pcm, rate = self._speak(prompt.text)
+        if prompt.paused:
+            pieces, start = [], 0
+            for cut in self._boundaries(prompt, pcm, rate):
+                pieces += [pcm[start:cut], np.zeros(int(rate * prompt.pause_secs), np.int16)]
+                start = cut
+            pcm = np.concatenate([*pieces, pcm[start:]])
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        write_wav(path, pcm, rate)
+        return PromptAudio(prompt, pcm, rate)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Int16 mono PCM and its rate from a WAV file.
+
+    Raises:
+        ValueError: Not 16-bit mono.
+    """
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1:
+            raise ValueError(f"{path}: expected 16-bit mono WAV")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16), w.getframerate()
+
+
+def write_wav(path: Path, pcm: np.ndarray, rate: int) -> Path:
+    """Write int16 mono PCM as WAV (via a temp file, so a crash leaves no half file)."""
+    tmp = path.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.astype(np.int16).tobytes())
+    tmp.replace(path)
+    return path

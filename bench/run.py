@@ -1,0 +1,344 @@
+"""The bench loop: scripted prompts over WebRTC into each bot, joined with its breakdown.
+
+For every run, one :class:`~transports.webrtc_client.EchoCaller` per system connects (a fresh
+session), waits out the greeting, then the prompts are played in turn — interleaved across
+systems, the order rotating from prompt to prompt so no system always goes first. For each
+prompt the caller notes when the last voiced sample was sent and when the first voiced bot
+audio came back (the client-side gap), then waits for the bot to finish before the next
+prompt. Afterwards the ``echo-latency`` messages the server published on the data channel are
+matched to the prompts by time (same machine, so the server's wall clock maps onto the
+client's monotonic clock) and each prompt becomes one :class:`TurnRow`.
+
+A prompt is a *false cut-off* when the server ended a user turn before the prompt's speech
+was over, when the bot was heard while the user was still speaking, or when one prompt
+was answered as more than one turn (``split``: the end of turn came at the pause and the
+rest became a turn of its own, whenever the server noticed). Cut-off and unanswered prompts
+are kept in the CSV but left out of the latency statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.prompts import Prompt, PromptAudio, PromptSynthesizer, word_error_rate
+from bench.servers import ServerProcess, System
+from observers.latency import ANSWERED, MESSAGE_TYPE, STAGES, TurnLatency, record_from_message
+
+GREETING_TIMEOUT = 20.0
+SETTLE_SECS = 0.4  # quiet needed before speaking, so a prompt never barges in
+VOICED_PEAK = 500  # int16 peak of a received 20 ms chunk that counts as the bot's voice
+
+
+@dataclass
+class TurnRow:
+    """One prompt played to one system: a CSV row."""
+
+    run: int
+    system: str
+    prompt_id: str
+    kind: str
+    text: str
+    pause_ms: float
+    speech_secs: float
+    answered: bool = False
+    cut_off: bool = False
+    early_voice: bool = False
+    split: bool = False
+    client_gap_ms: float | None = None
+    server_total_ms: float | None = None
+    vad_ms: float | None = None
+    stt_ms: float | None = None
+    turn_ms: float | None = None
+    llm_ms: float | None = None
+    tts_ms: float | None = None
+    output_ms: float | None = None
+    transport_ms: float | None = None
+    input_ms: float | None = None
+    playout_ms: float | None = None
+    server_turns: int = 0
+    vad_segments: int | None = None
+    status: str = ""
+    wer: float | None = None
+    smart_turn: str = ""
+    function_calls: str = ""
+    transcript: str = ""
+
+    @property
+    def measured(self) -> bool:
+        """Whether the row's latency counts: answered and not cut off."""
+        return self.answered and not self.cut_off and self.client_gap_ms is not None
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        """CSV column names, in order."""
+        return [f.name for f in fields(cls)]
+
+    def to_csv(self) -> dict[str, Any]:
+        """The row as CSV values (floats rounded to 0.1 ms)."""
+        out = asdict(self)
+        for k, v in out.items():
+            if isinstance(v, float):
+                out[k] = round(v, 1)
+        return out
+
+
+@dataclass
+class Played:
+    """Client-side facts of one prompt played into a call (monotonic seconds)."""
+
+    prompt: Prompt
+    audio: PromptAudio
+    started: float
+    ended: float  # the last voiced sample was sent
+    first_voice: float | None  # first voiced bot audio after ``started``
+    answer_voice: float | None  # first voiced bot audio at or after ``ended``
+
+
+@dataclass
+class BenchPlan:
+    """What to run."""
+
+    systems: list[System]
+    prompts: list[Prompt]
+    runs: int
+    out_dir: Path
+    cache_dir: Path
+    voice: str = "en_US-joe-medium"
+    answer_timeout: float = 15.0
+    quiet_secs: float = 1.0
+    progress: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000.0
+
+
+class VoiceTracker:
+    """Which received chunks are voiced, scanned once each (the chunk list only grows)."""
+
+    def __init__(self, received):
+        self._received = received
+        self._scanned = 0
+        self.voiced: list[float] = []  # arrival times of voiced chunks, ascending
+
+    def update(self) -> None:
+        """Scan the chunks received since the last call."""
+        chunks = self._received.chunks
+        for t, chunk in chunks[self._scanned :]:
+            if len(chunk) and int(np.abs(chunk.astype(np.int32)).max()) > VOICED_PEAK:
+                self.voiced.append(t)
+        self._scanned = len(chunks)
+
+    def first_voiced(self, since: float) -> float | None:
+        """Arrival of the first voiced chunk at or after ``since``."""
+        self.update()
+        i = bisect.bisect_left(self.voiced, since)
+        return self.voiced[i] if i < len(self.voiced) else None
+
+    def quiet_for(self, now: float) -> float:
+        """Seconds since the last voiced chunk (since the first chunk when none was voiced)."""
+        self.update()
+        chunks = self._received.chunks
+        if self.voiced:
+            return now - self.voiced[-1]
+        return now - chunks[0][0] if chunks else 0.0
+
+
+async def wait_quiet(tracker: VoiceTracker, quiet: float, timeout: float) -> None:
+    """Wait until the bot has been silent for ``quiet`` seconds (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and tracker.quiet_for(time.monotonic()) < quiet:
+        await asyncio.sleep(0.05)
+
+
+async def play_prompt(
+    caller, tracker: VoiceTracker, audio: PromptAudio, *, answer_timeout: float, quiet: float
+) -> Played:
+    """Speak one prompt into the call and wait for the bot's answer to finish."""
+    await wait_quiet(tracker, SETTLE_SECS, timeout=60.0)
+    ended = await caller.say(audio.pcm, audio.rate)
+    started = ended - audio.duration
+    deadline = time.monotonic() + answer_timeout
+    answer = None
+    while time.monotonic() < deadline:
+        answer = tracker.first_voiced(ended)
+        if answer is not None:
+            break
+        await asyncio.sleep(0.01)
+    first = tracker.first_voiced(started)
+    if first is not None:
+        await wait_quiet(tracker, quiet, timeout=90.0)
+    return Played(audio.prompt, audio, started, ended, first, answer)
+
+
+def _first_moment(record: TurnLatency) -> float | None:
+    for value in (record.user_started_at, record.speech_end_at, record.turn_end_at):
+        if value is not None:
+            return value
+    return None
+
+
+def join(
+    run: int, system: str, played: list[Played], records: list[TurnLatency], offset: float
+) -> list[TurnRow]:
+    """Match server turn records to the prompts played, one row per prompt.
+
+    Args:
+        run: Run number.
+        system: System name.
+        played: The prompts as played, in order.
+        records: The server's turn records for this call.
+        offset: ``time.time() - time.monotonic()``: maps the server's wall clock to the
+            client's monotonic clock (same machine).
+    """
+
+    def mono(x: float | None) -> float | None:
+        return None if x is None else x - offset
+
+    rows = []
+    for k, p in enumerate(played):
+        window_end = played[k + 1].started if k + 1 < len(played) else math.inf
+        mine = [
+            r
+            for r in records
+            if (m := mono(_first_moment(r))) is not None and p.started - 0.05 <= m < window_end
+        ]
+        ended = [r for r in mine if r.turn_end_at is not None]
+        premature = [r for r in ended if mono(r.turn_end_at) < p.ended]
+        early = p.first_voice is not None and p.first_voice < p.ended
+        main = next(
+            (
+                r
+                for r in mine
+                if r.status == ANSWERED and r.turn_end_at and mono(r.turn_end_at) >= p.ended
+            ),
+            None,
+        )
+        row = TurnRow(
+            run=run,
+            system=system,
+            prompt_id=p.prompt.id,
+            kind=p.prompt.kind,
+            text=p.prompt.text,
+            pause_ms=p.prompt.pause_secs * 1000.0,
+            speech_secs=round(p.audio.duration, 3),
+            answered=p.answer_voice is not None,
+            cut_off=bool(premature) or early or len(ended) > 1,
+            early_voice=early,
+            split=len(ended) > 1,
+            client_gap_ms=_ms(p.answer_voice - p.ended) if p.answer_voice is not None else None,
+            server_turns=len(mine),
+        )
+        if main is not None:
+            stages = main.stages()
+            row.server_total_ms = _ms(main.total)
+            for stage in STAGES:
+                setattr(row, f"{stage}_ms", _ms(stages[stage]))
+            if row.client_gap_ms is not None and row.server_total_ms is not None:
+                row.transport_ms = row.client_gap_ms - row.server_total_ms
+                row.input_ms = _ms(mono(main.speech_end_at) - p.ended)
+                row.playout_ms = _ms(p.answer_voice - mono(main.bot_started_at))
+            row.vad_segments = main.vad_segments
+            row.status = main.status
+            row.smart_turn = json.dumps(main.smart_turn) if main.smart_turn else ""
+            row.function_calls = " ".join(main.function_calls)
+            row.transcript = main.transcript
+            row.wer = round(word_error_rate(p.prompt.text, main.transcript), 3)
+        elif mine:
+            row.status = mine[-1].status
+        rows.append(row)
+    return rows
+
+
+def records_of(caller) -> list[TurnLatency]:
+    """The ``echo-latency`` records a caller received (one per session turn)."""
+    out: dict[tuple[str, int], TurnLatency] = {}
+    for _, message in caller.messages_of_type(MESSAGE_TYPE):
+        try:
+            record = record_from_message(message)
+        except (ValueError, KeyError, TypeError):
+            continue
+        out[(record.session_id, record.turn)] = record  # two observers publish twins
+    return list(out.values())
+
+
+async def run_bench(
+    plan: BenchPlan,
+    servers: dict[str, ServerProcess],
+    audio: dict[str, PromptAudio],
+    on_step: Callable[[str], None] | None = None,
+) -> list[TurnRow]:
+    """Play every prompt to every system for ``plan.runs`` runs; return the joined rows."""
+    from transports.webrtc_client import EchoCaller
+
+    rows: list[TurnRow] = []
+    for run in range(1, plan.runs + 1):
+        callers: dict[str, Any] = {}
+        trackers: dict[str, VoiceTracker] = {}
+        played: dict[str, list[Played]] = {s.name: [] for s in plan.systems}
+        try:
+            for system in plan.systems:
+                caller = EchoCaller(servers[system.name].url, pipeline=system.pipeline)
+                await caller.connect()
+                callers[system.name] = caller
+                trackers[system.name] = VoiceTracker(caller.received)
+            for name, caller in callers.items():  # the greeting, if the bot has one
+                if await caller.wait_for_voice(since=0.0, timeout=GREETING_TIMEOUT):
+                    await wait_quiet(trackers[name], plan.quiet_secs, timeout=60.0)
+            for i, prompt in enumerate(plan.prompts):
+                shift = (i + run - 1) % len(plan.systems)
+                order = plan.systems[shift:] + plan.systems[:shift]
+                for system in order:
+                    result = await play_prompt(
+                        callers[system.name],
+                        trackers[system.name],
+                        audio[prompt.id],
+                        answer_timeout=plan.answer_timeout,
+                        quiet=plan.quiet_secs,
+                    )
+                    played[system.name].append(result)
+                    if on_step:
+                        on_step(f"run {run} {system.name} {prompt.id}")
+            await asyncio.sleep(0.5)  # the last data-channel messages
+            offset = time.time() - time.monotonic()
+            for system in plan.systems:
+                rows += join(
+                    run, system.name, played[system.name], records_of(callers[system.name]), offset
+                )
+        finally:
+            for caller in callers.values():
+                await caller.close()
+            await asyncio.sleep(1.0)  # let the servers tear the sessions down
+    return rows
+
+
+def synthesize_all(plan: BenchPlan) -> dict[str, PromptAudio]:
+    """Every prompt's audio (cached WAVs under ``plan.cache_dir``)."""
+    synth = PromptSynthesizer(plan.voice, plan.cache_dir)
+    return {p.id: synth.audio(p) for p in plan.prompts}
+
+
+def execute(plan: BenchPlan, on_step: Callable[[str], None] | None = None) -> list[TurnRow]:
+    """Synthesize the prompts, start the servers, run the bench, stop the servers."""
+    audio = synthesize_all(plan)
+    servers = {s.name: ServerProcess(s, plan.out_dir) for s in plan.systems}
+    try:
+        for server in servers.values():
+            server.start()
+        for server in servers.values():
+            server.wait_ready()
+        return asyncio.run(run_bench(plan, servers, audio, on_step))
+    finally:
+        for server in servers.values():
+            server.stop()

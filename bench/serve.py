@@ -1,0 +1,107 @@
+"""Run Echo's real server for the bench, with settings overridden from the command line.
+
+``python -m bench.serve --port 7870 --settings-json '{"vad_stop_secs": 0.2}'`` builds
+``EchoSettings(**overrides)`` (environment and ``.env`` still apply underneath) and serves
+``server.create_app`` with uvicorn on 127.0.0.1. Each session gets a
+:class:`observers.latency.LatencyObserver` that publishes its per-turn breakdown on the data
+channel, unless the server already attaches one itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from config import EchoSettings
+
+
+def attach_latency_observer(runtime_cls) -> None:
+    """Make ``runtime_cls.new_session`` add a publishing LatencyObserver when it has none."""
+    from observers.latency import LatencyObserver
+
+    original = runtime_cls.new_session
+    if getattr(original, "_bench_latency", False):
+        return
+
+    def new_session(self, *args, **kwargs):
+        session = original(self, *args, **kwargs)
+        if not any(isinstance(o, LatencyObserver) for o in session.observers):
+            session.observers.append(LatencyObserver(session_id=session.session_id, publish=True))
+        return session
+
+    new_session._bench_latency = True
+    runtime_cls.new_session = new_session
+
+
+# Turn-taking knobs read by ``pipelines.turn_taking.TurnTaking.from_settings``; added to the
+# bench's settings class while ``EchoSettings`` does not declare them itself.
+TURN_FIELDS: dict[str, str] = {
+    "smart_turn_fallback_secs": "smart_turn_fallback_secs",
+    "turn_min_silence_secs": "min_silence_secs",
+    "turn_unfinished_hold_secs": "unfinished_hold_secs",
+    "turn_question_silence_secs": "question_silence_secs",
+}
+
+
+def settings_class() -> type[EchoSettings]:
+    """``EchoSettings``, plus any turn-taking field it does not declare yet."""
+    from pydantic import create_model
+
+    from pipelines.turn_taking import TurnTaking
+
+    defaults = TurnTaking()
+    missing = {
+        name: (float, getattr(defaults, knob))
+        for name, knob in TURN_FIELDS.items()
+        if name not in EchoSettings.model_fields
+    }
+    if not missing:
+        return EchoSettings
+    return create_model("BenchSettings", __base__=EchoSettings, **missing)
+
+
+def parse_overrides(text: str) -> dict:
+    """The ``--settings-json`` object.
+
+    Raises:
+        ValueError: Not a JSON object, or a key that is not an ``EchoSettings`` field.
+    """
+    try:
+        data = json.loads(text or "{}")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--settings-json is not JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise ValueError("--settings-json must be a JSON object")
+    unknown = sorted(set(data) - set(settings_class().model_fields))
+    if unknown:
+        raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve Echo on ``--port`` until killed."""
+    import uvicorn
+
+    import logs
+    import server
+
+    parser = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--settings-json", default="{}")
+    args = parser.parse_args(argv)
+    try:
+        overrides = parse_overrides(args.settings_json)
+    except ValueError as e:
+        print(f"bench.serve: {e}", file=sys.stderr)
+        return 2
+    logs.configure(verbose=False)
+    settings = settings_class()(**{**overrides, "host": "127.0.0.1", "port": args.port})
+    attach_latency_observer(server.EchoRuntime)
+    app = server.create_app(settings)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Echo's end-of-turn decision: smart-turn v3, safe with segmented STT, with silence holds.
+
+:class:`EchoTurnStopStrategy` is Pipecat's ``TurnAnalyzerUserTurnStopStrategy`` (smart-turn
+decides, a transcript is required) with three changes:
+
+* **Every segment's transcript.** A segmented STT (Whisper) transcribes each VAD segment
+  after it ends. When the user pauses and goes on, the first segment's transcript can land
+  *after* the second segment started; Pipecat's strategy then takes that stale "finalized"
+  transcript as covering the turn and ends it at the next VAD stop, before the second
+  segment's transcript exists — the answer is to half a sentence and the rest becomes a turn
+  of its own. Here the strategy counts VAD segments and their transcripts, and waits until
+  every segment is transcribed (or the STT safety-net timeout passed).
+* **Unfinished text waits.** When the transcript visibly stops mid-clause (it ends on an
+  article, preposition, conjunction, possessive or filler, or with "…", "," or "-"),
+  the end of turn waits until ``unfinished_hold_secs`` of silence have passed since the end
+  of speech; speaking again cancels it as any VAD start does.
+* **A question is an answerable turn.** When smart-turn calls the turn unfinished but the
+  transcript ends with "?", the turn ends once ``question_silence_secs`` of silence have
+  passed, instead of after smart-turn's own fallback (``smart_turn_fallback_secs``, 3 s in
+  Pipecat): smart-turn v3 often hears a complete question as unfinished.
+* **Minimum silence.** Optionally every end of turn waits for ``min_silence_secs`` of
+  silence after the end of speech (0 = smart-turn alone decides).
+
+:class:`TurnTaking` gathers the knobs from ``EchoSettings`` (fields missing from an older
+settings object fall back to the defaults here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+
+# Words a statement does not end on: articles, prepositions, conjunctions, possessives and
+# determiners, fillers. (Auxiliaries are left out: "Yes, I do." and "It is." are complete.)
+UNFINISHED_WORDS = frozenset(
+    """
+    a an the
+    to of in on at for with from by about into onto over under after before between during
+    without than like as
+    and or but so because if that when while although unless whether which
+    my your his her its our their these those some any each every
+    um uh er erm uhm hmm
+    """.split()
+)
+_TRAILING = re.compile(r"(\.\.\.|…|,|-|–|—)\s*$")
+
+
+def looks_unfinished(text: str) -> bool:
+    """Whether a transcript visibly stops mid-clause (see module docstring).
+
+    A question or exclamation mark means it did not ("What is it for?").
+    """
+    text = text.strip()
+    if not text or text.endswith(("?", "!")):
+        return False
+    if _TRAILING.search(text):
+        return True
+    last = re.sub(r"[^\w']", "", text.split()[-1].lower())
+    return last in UNFINISHED_WORDS
+
+
+@dataclass(frozen=True)
+class TurnTaking:
+    """VAD and end-of-turn knobs (seconds)."""
+
+    vad_confidence: float = 0.7
+    vad_start_secs: float = 0.2
+    vad_stop_secs: float = 0.2
+    smart_turn: bool = True
+    smart_turn_fallback_secs: float = 1.2  # silence that ends a turn smart-turn calls unfinished
+    min_silence_secs: float = 0.0
+    unfinished_hold_secs: float = 1.0
+    question_silence_secs: float = 0.3  # 0: a "?" does not override smart-turn
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> TurnTaking:
+        """The knobs from an ``EchoSettings`` (missing fields keep these defaults)."""
+        defaults = cls()
+        names = {
+            "vad_confidence": "vad_confidence",
+            "vad_start_secs": "vad_start_secs",
+            "vad_stop_secs": "vad_stop_secs",
+            "smart_turn": "smart_turn",
+            "smart_turn_fallback_secs": "smart_turn_fallback_secs",
+            "min_silence_secs": "turn_min_silence_secs",
+            "unfinished_hold_secs": "turn_unfinished_hold_secs",
+            "question_silence_secs": "turn_question_silence_secs",
+        }
+        return cls(
+            **{
+                knob: getattr(settings, field, getattr(defaults, knob))
+                for knob, field in names.items()
+            }
+        )
+
+
+class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
+    """Smart-turn end of turn that waits for every segment's transcript (see module doc)."""
+
+    def __init__(
+        self,
+        *,
+        min_silence_secs: float = 0.0,
+        unfinished_hold_secs: float = 0.0,
+        question_silence_secs: float = 0.0,
+        clock=time.time,
+        **kwargs,
+    ):
+        """Initialize the strategy.
+
+        Args:
+            min_silence_secs: Silence after the end of speech every end of turn waits for.
+            unfinished_hold_secs: Silence an unfinished-looking transcript waits for.
+            question_silence_secs: Silence after which a transcript ending in "?" ends a
+                turn smart-turn called unfinished (0: never).
+            clock: Wall clock in seconds, the clock of ``VADUserStoppedSpeakingFrame``.
+            **kwargs: ``turn_analyzer=...`` and the rest of
+                ``TurnAnalyzerUserTurnStopStrategy``'s arguments.
+        """
+        super().__init__(**kwargs)
+        self._min_silence = min_silence_secs
+        self._unfinished_hold = unfinished_hold_secs
+        self._question_silence = question_silence_secs
+        self._overruled = False  # this end of turn comes from the "?" rule
+        self._clock = clock
+        self._pending_segments = 0
+        self._speech_end: float | None = None
+        self._hold_task: asyncio.Task | None = None
+
+    @property
+    def pending_segments(self) -> int:
+        """VAD segments of this turn still waiting for their transcript."""
+        return self._pending_segments
+
+    async def _reset(self):
+        self._pending_segments = 0
+        self._speech_end = None
+        await super()._reset()
+
+    async def _discard_pending_end_of_turn(self):
+        self._overruled = False
+        await self._cancel_hold()
+        await super()._discard_pending_end_of_turn()
+
+    async def cleanup(self):
+        """Cancel the hold timer with the rest."""
+        await self._cancel_hold()
+        await super().cleanup()
+
+    async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
+        self._pending_segments += 1
+        self._speech_end = frame.timestamp - frame.stop_secs
+        await super()._handle_vad_user_stopped_speaking(frame)
+
+    async def _handle_transcription(self, frame: TranscriptionFrame):
+        if frame.finalized and self._pending_segments > 0:
+            self._pending_segments -= 1
+        await super()._handle_transcription(frame)
+        if self._answerable_question():
+            self._turn_complete = self._overruled = True  # the "?" overrules smart-turn
+            await self._maybe_trigger_user_turn_stopped()
+
+    def _answerable_question(self) -> bool:
+        return (
+            self._question_silence > 0
+            and not self._turn_complete
+            and self._vad_stopped
+            and not self._vad_user_speaking
+            and self._pending_segments == 0
+            and self._text.rstrip().endswith("?")
+        )
+
+    def required_silence(self) -> float:
+        """Seconds of silence this end of turn must have had, given the transcript so far."""
+        need = self._min_silence
+        if self._unfinished_hold and looks_unfinished(self._text):
+            need = max(need, self._unfinished_hold)
+        elif self._overruled:
+            need = max(need, self._question_silence)
+        return need
+
+    async def _maybe_trigger_user_turn_stopped(self):
+        if not self._turn_complete:
+            return
+        if not self._wait_for_transcript:
+            await super()._maybe_trigger_user_turn_stopped()
+            return
+        if not self._text:
+            return
+        if self._pending_segments > 0 and not self._timeout_expired:
+            return  # a segment's transcript is still on its way
+        wait = 0.0
+        if self._speech_end is not None:
+            wait = self.required_silence() - (self._clock() - self._speech_end)
+        if wait > 0:
+            if self._hold_task is None:
+                self._hold_task = self.task_manager.create_task(self._hold(wait), f"{self}::_hold")
+            return
+        if self._timeout_task:
+            await self.task_manager.cancel_task(self._timeout_task)
+            self._timeout_task = None
+        await self.trigger_user_turn_stopped()
+
+    async def _hold(self, seconds: float):
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            return
+        self._hold_task = None
+        await self._maybe_trigger_user_turn_stopped()
+
+    async def _cancel_hold(self):
+        if self._hold_task:
+            task, self._hold_task = self._hold_task, None
+            await self.task_manager.cancel_task(task)

@@ -1,0 +1,359 @@
+"""The latency bench: prompt audio, joining client timings with server records, the report,
+the CLI, and a short real run over WebRTC that must produce a sane CSV and PNG."""
+
+import argparse
+import csv
+import json
+import time
+
+import numpy as np
+import pytest
+
+from bench import prompts as prompt_sets
+from bench import report
+from bench.cli import add_commands, plan_from_args
+from bench.prompts import Prompt, PromptAudio, PromptSynthesizer, voiced_bounds, word_error_rate
+from bench.run import Played, TurnRow, VoiceTracker, join
+from observers.latency import ABANDONED, ANSWERED, MESSAGE_TYPE, STAGES, TurnLatency
+
+# --- prompts -----------------------------------------------------------------------------
+
+
+def test_prompt_sets():
+    assert len(prompt_sets.SHORT) == 10 and len(prompt_sets.PAUSED) == 5
+    assert prompt_sets.SHORT[0].text == "What is the capital of France?"
+    assert all(p.paused and p.pause_secs >= 0.4 for p in prompt_sets.PAUSED)
+    assert [p.id for p in prompt_sets.select("all", only=["spell", "p-book"])] == [
+        "spell",
+        "p-book",
+    ]
+    assert len(prompt_sets.select("short", limit=2)) == 2
+    with pytest.raises(ValueError, match="unknown prompt set"):
+        prompt_sets.select("long")
+    with pytest.raises(ValueError, match="unknown prompt id"):
+        prompt_sets.select("all", only=["nope"])
+    with pytest.raises(ValueError, match="at least 1"):
+        prompt_sets.select("all", limit=0)
+
+
+def test_voiced_bounds_trim_silence():
+    rate = 16000
+    pcm = np.zeros(rate, dtype=np.int16)
+    pcm[4000:9000] = 3000
+    start, end = voiced_bounds(pcm, rate)
+    assert start == 4000 and end == 9120  # 10 ms windows
+    with pytest.raises(ValueError, match="no voiced"):
+        voiced_bounds(np.zeros(rate, dtype=np.int16), rate)
+
+
+def test_word_error_rate():
+    assert word_error_rate("Spell mississippi.", "spell Mississippi") == 0.0
+    assert word_error_rate("with Doctor Patel", "with Dr. Patel") == 0.0
+    assert word_error_rate("a b c d", "a x c") == pytest.approx(0.5)
+    assert word_error_rate("hello", "") == 1.0
+
+
+@pytest.mark.slow
+def test_paused_prompt_audio_is_cached_with_its_pause(tmp_path):
+    synth = PromptSynthesizer("en_US-joe-medium", tmp_path)
+    prompt = prompt_sets.select("all", only=["p-book"])[0]
+    audio = synth.audio(prompt)
+    path = synth.cache_path(prompt)
+    assert path.exists() and audio.rate == 22050
+    # The longest silence inside is the scripted pause; the audio ends on speech.
+    step = audio.rate // 100
+    n = len(audio.pcm) // step
+    voiced = np.abs(audio.pcm[: n * step].astype(np.int32)).reshape(n, step).max(axis=1) > 330
+    gaps, run = [], 0
+    for v in voiced:
+        run = 0 if v else run + 1
+        gaps.append(run)
+    assert max(gaps) * 10 >= 400
+    assert voiced[-1]
+    again = synth.audio(prompt)  # from the cache
+    assert np.array_equal(again.pcm, audio.pcm)
+
+
+# --- joining client timings with server records ---------------------------------------------
+
+
+def played(prompt_id="capital", start=100.0, duration=1.5, first=None, answer=None, kind="short"):
+    prompt = Prompt(prompt_id, ("What is the capital of France?",), kind=kind)
+    audio = PromptAudio(prompt, np.zeros(int(16000 * duration), np.int16), 16000)
+    return Played(prompt, audio, start, start + duration, first, answer)
+
+
+def record(offset, **moments):
+    """A server record whose moments are given on the client's monotonic clock."""
+    values = {f"{k}_at": v + offset for k, v in moments.items()}
+    status = ANSWERED if "bot_started" in moments else ABANDONED
+    return TurnLatency(
+        session_id="s", turn=1, status=status, transcript="what is the capital of france", **values
+    )
+
+
+def test_join_measures_the_gap_and_splits_transport():
+    offset = 5000.0  # server wall clock = client monotonic + offset
+    p = played(start=100.0, duration=1.5, first=102.0, answer=102.0)
+    r = record(
+        offset,
+        user_started=100.3,
+        speech_end=101.6,
+        vad_stop=101.8,
+        transcript=101.9,
+        turn_end=101.91,
+        llm_first_token=101.92,
+        tts_first_audio=101.98,
+        bot_started=101.9,  # out of order: clamped, never negative
+    )
+    (row,) = join(1, "echo", [p], [r], offset)
+    assert row.answered and not row.cut_off and row.measured
+    assert row.client_gap_ms == pytest.approx(500.0)
+    assert row.server_total_ms == pytest.approx(300.0)
+    assert row.transport_ms == pytest.approx(200.0)
+    assert row.input_ms == pytest.approx(100.0)  # 101.5 sent → 101.6 server speech end
+    assert row.playout_ms == pytest.approx(100.0)  # 101.9 bot started → 102.0 received
+    stages = [getattr(row, f"{s}_ms") for s in STAGES]
+    assert all(v >= 0 for v in stages)
+    assert sum(stages) == pytest.approx(row.server_total_ms)
+    assert row.wer == 0.0 and row.vad_segments == 0 and row.status == ANSWERED
+
+
+def test_join_flags_a_turn_ended_inside_the_prompt_as_cut_off():
+    offset = 0.0
+    p = played(start=10.0, duration=3.0, first=13.9, answer=13.9, kind="paused")
+    cut = record(offset, user_started=10.2, speech_end=11.0, vad_stop=11.2, turn_end=11.35)
+    later = record(
+        offset,
+        user_started=11.6,
+        speech_end=13.05,
+        vad_stop=13.25,
+        transcript=13.4,
+        turn_end=13.41,
+        llm_first_token=13.42,
+        tts_first_audio=13.5,
+        bot_started=13.55,
+    )
+    nxt = played(start=20.0)
+    rows = join(1, "echo", [p, nxt], [cut, later], offset)
+    assert rows[0].cut_off and not rows[0].early_voice and not rows[0].measured
+    assert rows[0].server_turns == 2
+    assert rows[0].client_gap_ms == pytest.approx(900.0)  # kept in the CSV, not in the stats
+    assert not rows[1].answered and rows[1].server_turns == 0
+
+
+def test_join_flags_a_prompt_answered_as_two_turns_as_cut_off():
+    """The turn ended after the prompt (stale transcript), the rest became a second turn."""
+    p = played(start=10.0, duration=3.0, first=13.7, answer=13.7, kind="paused")
+    first = record(
+        0.0,
+        user_started=10.2,
+        speech_end=13.05,
+        vad_stop=13.25,
+        transcript=13.3,
+        turn_end=13.3,
+        llm_first_token=13.31,
+        tts_first_audio=13.4,
+        bot_started=13.45,
+    )
+    rest = record(0.0, user_started=13.6, transcript=13.6, turn_end=14.0)
+    (row,) = join(1, "echo", [p], [first, rest], 0.0)
+    assert row.split and row.cut_off and not row.early_voice and row.server_turns == 2
+
+
+def test_join_flags_bot_voice_during_the_prompt():
+    p = played(start=10.0, duration=2.0, first=11.0, answer=12.4)
+    (row,) = join(1, "echo", [p], [], 0.0)
+    assert row.cut_off and row.early_voice and row.server_total_ms is None
+
+
+def test_voice_tracker_scans_incrementally():
+    class Received:
+        chunks = []
+
+    received = Received()
+    tracker = VoiceTracker(received)
+    received.chunks += [(1.0, np.zeros(960, np.int16)), (1.02, np.full(960, 900, np.int16))]
+    assert tracker.first_voiced(0.0) == 1.02
+    received.chunks += [(1.04, np.zeros(960, np.int16)), (2.0, np.full(960, -2000, np.int16))]
+    assert tracker.first_voiced(1.03) == 2.0
+    assert tracker.quiet_for(2.5) == pytest.approx(0.5)
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def rows_for(system, gaps, run=1, kind="short", cut=()):
+    out = []
+    for i, gap in enumerate(gaps):
+        out.append(
+            TurnRow(
+                run=run,
+                system=system,
+                prompt_id=f"p{i}",
+                kind=kind,
+                text="x",
+                pause_ms=0.0,
+                speech_secs=1.0,
+                answered=True,
+                cut_off=i in cut,
+                client_gap_ms=gap,
+                server_total_ms=gap - 200,
+                vad_ms=200.0,
+                stt_ms=gap - 500,
+                turn_ms=1.0,
+                llm_ms=2.0,
+                tts_ms=60.0,
+                output_ms=1.0,
+                transport_ms=200.0,
+                input_ms=100.0,
+                playout_ms=100.0,
+                wer=0.0,
+            )
+        )
+    return out
+
+
+def test_summary_ratios_and_render(tmp_path):
+    rows = (
+        rows_for("echo", [400, 500, 600], run=1)
+        + rows_for("vanilla", [800, 1000, 1200], run=1)
+        + rows_for("echo", [450, 550, 650], run=2)
+        + rows_for("vanilla", [900, 1100, 1300], run=2)
+        + rows_for("echo", [300, 5000], run=2, kind="paused", cut=(1,))
+    )
+    data = report.summary(rows, {"runs": 2})
+    echo = data["systems"]["echo"]
+    assert echo["stats"]["client_gap_ms"]["n"] == 7  # the cut-off row is left out
+    assert echo["cutoffs"]["paused_cut_off"] == 1 and echo["cutoffs"]["paused_rate"] == 0.5
+    ratio = data["ratio_echo_over_vanilla"]["p50"]
+    assert ratio["runs"][0] == pytest.approx(0.5)
+    assert ratio["min"] <= ratio["pooled"] <= 0.6
+    text = report.render(data)
+    assert "client gap" in text and "Echo / vanilla" in text and "false cut-offs" in text
+    assert "1/2 (50%)" in text
+    assert "echo" in report.study_table(rows)
+    json.dumps(data, default=str)
+
+    csv_path = report.write_csv(rows, tmp_path / "turns.csv")
+    with open(csv_path) as f:
+        back = list(csv.DictReader(f))
+    assert len(back) == len(rows) and set(TurnRow.columns()) == set(back[0])
+    png = report.plot(rows, tmp_path / "breakdown.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["bench", *argv])
+
+
+def test_flags_become_settings_and_systems(settings, tmp_path):
+    args = parse(
+        "--silence-ms",
+        "150",
+        "--vad-threshold",
+        "0.5",
+        "--smart-turn",
+        "off",
+        "--set",
+        "whisper_pad_seconds=8",
+        "--compare-vanilla",
+        "--only",
+        "capital,p-book",
+        "--out",
+        str(tmp_path),
+    )
+    plan = plan_from_args(args, settings)
+    echo, vanilla = plan.systems
+    assert echo.overrides == {
+        "whisper_pad_seconds": "8",
+        "vad_confidence": 0.5,
+        "vad_stop_secs": 0.15,
+        "smart_turn": False,
+    }
+    assert vanilla.kind == "vanilla" and plan.runs == 3
+    assert [p.id for p in plan.prompts] == ["capital", "p-book"]
+    study = plan_from_args(parse("--study", "--study-silence-ms", "150,250"), settings)
+    assert len(study.systems) == 2 * 2 * 2
+    assert all(s.overrides["vad_stop_secs"] in (0.15, 0.25) for s in study.systems)
+
+
+def test_bad_flags_are_clear_errors(settings, capsys):
+    with pytest.raises(ValueError, match="--url"):
+        plan_from_args(parse("--url", "http://127.0.0.1:1", "--silence-ms", "200"), settings)
+    with pytest.raises(ValueError, match="--runs"):
+        plan_from_args(parse("--runs", "0"), settings)
+    with pytest.raises(SystemExit):
+        parse("--set", "no_such_setting=1")
+    assert "unknown setting" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse("--vad-threshold", "1.5")
+
+
+# --- a short real run ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_short_bench_run_writes_csv_png_and_summary(settings, tmp_path, capsys):
+    """Two prompts through the real server over WebRTC: sane rows, a PNG, a summary."""
+    from bench.cli import cmd_bench
+
+    out = tmp_path / "bench"
+    args = parse("--runs", "1", "--only", "capital,spell", "--out", str(out), "--no-progress")
+    started = time.monotonic()
+    assert cmd_bench(args, settings) == 0
+    printed = capsys.readouterr().out
+    assert "client gap" in printed and str(out) in printed
+
+    with open(out / "turns.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["prompt_id"] for r in rows] == ["capital", "spell"]
+    elapsed_ms = (time.monotonic() - started) * 1000
+    for row in rows:
+        assert row["system"] == "echo" and row["answered"] == "True"
+        assert row["cut_off"] == "False" and row["server_turns"] == "1"
+        gap, total = float(row["client_gap_ms"]), float(row["server_total_ms"])
+        assert 0 < total < gap < elapsed_ms  # server time is part of what the client waited
+        stages = [float(row[f"{s}_ms"]) for s in STAGES]
+        assert all(v >= 0 for v in stages) and sum(stages) == pytest.approx(total, abs=0.5)
+        assert float(row["vad_ms"]) == pytest.approx(settings.vad_stop_secs * 1000, abs=0.5)
+        assert float(row["input_ms"]) + float(row["playout_ms"]) == pytest.approx(
+            float(row["transport_ms"]), abs=0.5
+        )
+        assert float(row["wer"]) <= 0.5  # the prompt was heard, roughly
+    assert "mississippi" in rows[1]["transcript"].lower()
+
+    png = out / "breakdown.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib.image
+
+    height, width = matplotlib.image.imread(png).shape[:2]
+    assert width > 400 and height > 200
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["systems"]["echo"]["stats"]["client_gap_ms"]["n"] == 2
+    assert summary["meta"]["observer_overhead"]["frames"] > 0
+    assert (out / "report.txt").read_text().startswith("bench:")
+    assert MESSAGE_TYPE == "echo-latency"
+
+
+async def test_records_from_the_data_channel_are_parsed_once():
+    from bench.run import records_of
+    from transports.webrtc_client import EchoCaller
+
+    caller = EchoCaller("http://127.0.0.1:1")
+    try:
+        message = record(0.0, speech_end=1.0, turn_end=1.3, bot_started=1.5).to_message()
+        caller._on_message(json.dumps(message))
+        caller._on_message(json.dumps(message))  # a second observer publishing the same turn
+        caller._on_message(json.dumps({"type": "other"}))
+        caller._on_message(json.dumps({**message, "version": 99}))
+        caller._on_message("not json")
+        (parsed,) = records_of(caller)
+        assert parsed.total == pytest.approx(0.5) and parsed.status == ANSWERED
+    finally:
+        await caller.close()
