@@ -232,7 +232,12 @@ async def test_interrupted_turn_keeps_words_played_so_far(store):
         SleepFrame(0.2),
     ]
     turns, _ = await run_session(store, frames)
-    assert [t["turn"] for t in turns] == [1, 2]
+    # Under heavy CPU load the output may play a little more before the interruption
+    # reaches it; such audio is kept as a bot-triggered fragment, never dropped.
+    extra = turns[2:]
+    assert all(t["trigger"] == "bot" for t in extra), extra
+    turns = turns[:2]
+    assert [(t["turn"], t["trigger"]) for t in turns] == [(1, "user"), (2, "user")]
     cut = turns[0]["bot"]
     assert cut["status"] == "interrupted"
     assert cut["interrupted_by"] == "user_started_speaking"
