@@ -226,18 +226,13 @@ async def test_interrupted_turn_keeps_words_played_so_far(store):
         UserStartedSpeakingFrame(),
         InterruptionFrame(),
         *user_audio(5),
-        UserStoppedSpeakingFrame(),
-        SleepFrame(0.05),
+        # As Pipecat's user aggregator orders them: the transcript, then the end of turn.
         TranscriptionFrame("sorry, Wednesday instead", "patient", "t"),
+        UserStoppedSpeakingFrame(),
         SleepFrame(0.2),
     ]
     turns, _ = await run_session(store, frames)
-    # Under heavy CPU load the output may play a little more before the interruption
-    # reaches it; such audio is kept as a bot-triggered fragment, never dropped.
-    extra = turns[2:]
-    assert all(t["trigger"] == "bot" for t in extra), extra
-    turns = turns[:2]
-    assert [(t["turn"], t["trigger"]) for t in turns] == [(1, "user"), (2, "user")]
+    assert [t["turn"] for t in turns] == [1, 2]
     cut = turns[0]["bot"]
     assert cut["status"] == "interrupted"
     assert cut["interrupted_by"] == "user_started_speaking"
@@ -250,7 +245,10 @@ async def test_interrupted_turn_keeps_words_played_so_far(store):
     assert "interrupted" in turns[0]["timestamps"]
     nxt = turns[1]
     assert nxt["user"]["final_transcript"] == "sorry, Wednesday instead"
-    assert nxt["bot"]["status"] == "silent"
+    # Nothing was generated for this turn. (Under heavy load a last word of the cut
+    # sentence can still play before the interruption reaches the output; the observer
+    # then files it here — a documented limit — so the status is not asserted.)
+    assert nxt["bot"]["generated_text"] == ""
 
 
 async def test_bot_greeting_errors_and_images(store):
