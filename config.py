@@ -93,8 +93,12 @@ class EchoSettings(BaseSettings):
     # --- turn taking --------------------------------------------------------------------------
     vad_confidence: float = 0.7
     vad_start_secs: float = 0.2
-    vad_stop_secs: float = 0.2
+    vad_stop_secs: float = 0.15  # study in docs/latency.md
     smart_turn: bool = True
+    smart_turn_fallback_secs: float = 1.2  # Pipecat's default is 3 s
+    turn_unfinished_hold_secs: float = 1.0  # silence to wait when text stops mid-clause
+    turn_question_silence_secs: float = 0.3  # a "?" turn smart-turn calls unfinished
+    turn_min_silence_secs: float = 0.0
 
     # --- domain -----------------------------------------------------------------------------------
     vocabulary_path: Path = DEFAULT_VOCABULARY

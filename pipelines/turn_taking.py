@@ -11,7 +11,8 @@ decides, a transcript is required) with three changes:
   of its own. Here the strategy counts VAD segments and their transcripts, and waits until
   every segment is transcribed (or the STT safety-net timeout passed).
 * **Unfinished text waits.** When the transcript visibly stops mid-clause (it ends on an
-  article, preposition, conjunction, possessive or filler, or with "…", "," or "-"),
+  article, preposition, conjunction, possessive, filler or "is/are/was/were", or with
+  "…", "," or "-"),
   the end of turn waits until ``unfinished_hold_secs`` of silence have passed since the end
   of speech; speaking again cancels it as any VAD start does.
 * **A question is an answerable turn.** When smart-turn calls the turn unfinished but the
@@ -36,11 +37,12 @@ from typing import Any
 from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
-# Words a statement does not end on: articles, prepositions, conjunctions, possessives and
-# determiners, fillers. (Auxiliaries are left out: "Yes, I do." and "It is." are complete.)
+# Words a statement rarely ends on: articles, prepositions, conjunctions, possessives and
+# determiners, fillers, and the copula's third-person/plural forms ("The medication I take
+# is"). Other auxiliaries are left out: "Yes, I do." and "I can." are complete answers.
 UNFINISHED_WORDS = frozenset(
     """
-    a an the
+    a an the is are was were
     to of in on at for with from by about into onto over under after before between during
     without than like as
     and or but so because if that when while although unless whether which

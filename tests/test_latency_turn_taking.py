@@ -47,6 +47,7 @@ def test_looks_unfinished():
     assert not looks_unfinished("What appointments do I have?")
     assert not looks_unfinished("Who is it for?")
     assert not looks_unfinished("Yes, I do.")
+    assert looks_unfinished("The medication I take is.")
     assert not looks_unfinished("I'd like to book an appointment with Doctor Patel.")
     assert not looks_unfinished("")
 
