@@ -68,7 +68,8 @@ async def test_spoken_booking_lands_in_store_and_audit(live_server, speak, capfd
     for t in user_turns:
         assert t["user"]["raw_transcript"]
         assert len(t["user"]["audio"]["sha256"]) == 64
-        assert t["bot"]["status"] in ("complete", "interrupted")
+        # "silent": a fragment the turn-taking kept apart and the bot did not answer.
+        assert t["bot"]["status"] in ("complete", "interrupted", "silent")
     spoken = " ".join(t["bot"]["spoken_text"] for t in turns)
     assert "Patel" in spoken and "booked" in spoken
     tool_calls = [r.body for r in records if r.kind == "tool_call"]
