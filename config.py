@@ -93,7 +93,7 @@ class EchoSettings(BaseSettings):
     # --- turn taking --------------------------------------------------------------------------
     vad_confidence: float = 0.7
     vad_start_secs: float = 0.2
-    vad_stop_secs: float = 0.15  # study in docs/latency.md
+    vad_stop_secs: float = 0.2  # 0.15 split "Yes, please book it" at the comma (docs/latency.md)
     smart_turn: bool = True
     smart_turn_fallback_secs: float = 1.2  # Pipecat's default is 3 s
     turn_unfinished_hold_secs: float = 1.0  # silence to wait when text stops mid-clause
