@@ -187,8 +187,8 @@ def _fmt_turn(body: dict[str, Any]) -> list[str]:
     return lines
 
 
-def cmd_show(args: argparse.Namespace, settings: EchoSettings) -> int:
-    """``audit show --session ID``: human-readable review of one session."""
+def _session_records(args: argparse.Namespace, settings: EchoSettings) -> list[dict] | int:
+    """One session's records as dicts, or the exit code to return (unreadable / unknown)."""
     try:
         with _open(args, settings) as store:
             records = [r.to_dict() for r in store.iter_records(args.session)]
@@ -197,6 +197,14 @@ def cmd_show(args: argparse.Namespace, settings: EchoSettings) -> int:
     if not records:
         print(f"no records for session {args.session!r}", file=sys.stderr)
         return EXIT_BROKEN
+    return records
+
+
+def cmd_show(args: argparse.Namespace, settings: EchoSettings) -> int:
+    """``audit show --session ID``: human-readable review of one session."""
+    records = _session_records(args, settings)
+    if isinstance(records, int):
+        return records
     if args.redact:
         records = [redact_record(r) for r in records]
     out = sys.stdout
@@ -307,14 +315,9 @@ def cmd_export(args: argparse.Namespace, settings: EchoSettings) -> int:
     redact = args.redact
     if redact is None:
         redact = bool(getattr(settings, "audit_redact_exports", False))
-    try:
-        with _open(args, settings) as store:
-            records = [r.to_dict() for r in store.iter_records(args.session)]
-    except AuditStoreError as e:
-        return _err(str(e))
-    if not records:
-        print(f"no records for session {args.session!r}", file=sys.stderr)
-        return EXIT_BROKEN
+    records = _session_records(args, settings)
+    if isinstance(records, int):
+        return records
     if redact:
         records = [redact_record(r) for r in records]
     if args.out is None:
