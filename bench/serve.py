@@ -2,9 +2,9 @@
 
 ``python -m bench.serve --port 7870 --settings-json '{"vad_stop_secs": 0.2}'`` builds
 ``EchoSettings(**overrides)`` (environment and ``.env`` still apply underneath) and serves
-``server.create_app`` with uvicorn on 127.0.0.1. Each session gets a
+``server.create_app`` with uvicorn on 127.0.0.1. The server gives each session a
 :class:`observers.latency.LatencyObserver` that publishes its per-turn breakdown on the data
-channel, unless the server already attaches one itself.
+channel.
 """
 
 from __future__ import annotations
@@ -14,25 +14,6 @@ import json
 import sys
 
 from config import EchoSettings
-
-
-def attach_latency_observer(runtime_cls) -> None:
-    """Make ``runtime_cls.new_session`` add a publishing LatencyObserver when it has none."""
-    from observers.latency import LatencyObserver
-
-    original = runtime_cls.new_session
-    if getattr(original, "_bench_latency", False):
-        return
-
-    def new_session(self, *args, **kwargs):
-        session = original(self, *args, **kwargs)
-        if not any(isinstance(o, LatencyObserver) for o in session.observers):
-            session.observers.append(LatencyObserver(session_id=session.session_id, publish=True))
-        return session
-
-    new_session._bench_latency = True
-    runtime_cls.new_session = new_session
-
 
 # Turn-taking knobs read by ``pipelines.turn_taking.TurnTaking.from_settings``; added to the
 # bench's settings class while ``EchoSettings`` does not declare them itself.
@@ -97,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(verbose=False)
     settings = settings_class()(**{**overrides, "host": "127.0.0.1", "port": args.port})
-    attach_latency_observer(server.EchoRuntime)
     app = server.create_app(settings)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
     return 0
