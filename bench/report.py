@@ -14,16 +14,42 @@ from pathlib import Path
 from typing import Any
 
 from bench.run import TurnRow
-from observers.latency import STAGE_LABELS, STAGES, percentile
+from observers.latency import ALL_STAGES, CASCADED, percentile, stage_labels, stages_of
 
-# Columns summarised, in display order, with their labels.
-COLUMNS: tuple[tuple[str, str], ...] = (
+_HEAD: tuple[tuple[str, str], ...] = (
     ("client_gap_ms", "client gap (speech end sent → first bot voice received)"),
     ("server_total_ms", "server voice-to-voice (speech end → bot started)"),
-    *((f"{s}_ms", f"  {STAGE_LABELS[s]}") for s in STAGES),
+)
+_TAIL: tuple[tuple[str, str], ...] = (
     ("transport_ms", "  transport (client gap − server total)"),
     ("input_ms", "    in: speech end sent → server's speech end (VAD lag)"),
     ("playout_ms", "    out: bot started → first voice received"),
+)
+
+
+def stage_names(kinds: list[str]) -> list[str]:
+    """The stages turns of these kinds have, in display order (cascaded when none)."""
+    present = {s for k in (kinds or [CASCADED]) for s in stages_of(k)}
+    return [s for s in ALL_STAGES if s in present]
+
+
+def columns_for(kinds: list[str]) -> list[tuple[str, str]]:
+    """The columns to show, with labels, for a system whose turns are of these kinds."""
+    kinds = kinds or [CASCADED]
+    labels: dict[str, str] = {}
+    for kind in reversed(kinds):  # the first kind's label wins for a shared stage
+        labels.update(stage_labels(kind))
+    stages = [(f"{s}_ms", f"  {labels[s]}") for s in stage_names(kinds)]
+    return [*_HEAD, *stages, *_TAIL]
+
+
+# Cascaded columns, in display order, with their labels.
+COLUMNS: tuple[tuple[str, str], ...] = tuple(columns_for([CASCADED]))
+# Every column summarised (the stats of a stage a system's turns lack have n = 0).
+ALL_COLUMNS: tuple[str, ...] = (
+    *(c for c, _ in _HEAD),
+    *(f"{s}_ms" for s in ALL_STAGES),
+    *(c for c, _ in _TAIL),
 )
 STAGE_COLORS = {
     "vad": "#8da0cb",
@@ -31,6 +57,7 @@ STAGE_COLORS = {
     "turn": "#fc8d62",
     "llm": "#e78ac3",
     "tts": "#a6d854",
+    "model": "#e5c494",
     "output": "#ffd92f",
     "input": "#d9d9d9",
     "playout": "#969696",
@@ -46,6 +73,11 @@ def systems_of(rows: list[TurnRow]) -> list[str]:
     return list(dict.fromkeys(r.system for r in rows))
 
 
+def kinds_of(rows: list[TurnRow]) -> list[str]:
+    """The server turn kinds among the rows, first seen first (rows without a turn: none)."""
+    return list(dict.fromkeys(r.turn_kind for r in rows if r.turn_kind))
+
+
 def describe(values: list[float]) -> dict[str, Any]:
     """n, mean, p50, p90, min, max of some values."""
     return {
@@ -59,11 +91,11 @@ def describe(values: list[float]) -> dict[str, Any]:
 
 
 def column_stats(rows: list[TurnRow]) -> dict[str, dict[str, Any]]:
-    """Per column: n/p50/p90/min/max over the measured rows."""
+    """Per column (:data:`ALL_COLUMNS`): n/p50/p90/min/max over the measured rows."""
     measured = [r for r in rows if r.measured]
     return {
         col: describe([v for r in measured if (v := getattr(r, col)) is not None])
-        for col, _ in COLUMNS
+        for col in ALL_COLUMNS
     }
 
 
@@ -125,6 +157,7 @@ def summary(rows: list[TurnRow], meta: dict[str, Any] | None = None) -> dict[str
     for name in systems:
         mine = [r for r in rows if r.system == name]
         out["systems"][name] = {
+            "turn_kinds": kinds_of(mine),
             "stats": column_stats(mine),
             "runs": per_run(rows, name),
             "cutoffs": cutoffs(mine),
@@ -155,10 +188,15 @@ def render(data: dict[str, Any]) -> str:
         )
     for name, sys_data in data["systems"].items():
         stats, cut = sys_data["stats"], sys_data["cutoffs"]
+        kinds = sys_data.get("turn_kinds") or []
         lines.append("")
-        lines.append(f"== {name} ==  (ms; measured turns: {stats['client_gap_ms']['n']})")
+        lines.append(
+            f"== {name} ==  (ms; measured turns: {stats['client_gap_ms']['n']}"
+            + (f"; turns: {', '.join(kinds)}" if kinds else "")
+            + ")"
+        )
         lines.append(f"{'':58} {'p50':>6} {'p90':>6} {'min':>6} {'max':>6} {'n':>4}")
-        for col, label in COLUMNS:
+        for col, label in columns_for(kinds):
             s = stats[col]
             lines.append(
                 f"{label:58} {_fmt(s['p50']):>6} {_fmt(s['p90']):>6} "
@@ -238,7 +276,8 @@ def plot(rows: list[TurnRow], path: Path) -> Path:
     """Stacked bars of the breakdown per turn, one panel per system, targets as lines.
 
     Each bar is one prompt played: the input leg (speech end sent → the server's estimate
-    of it), the server stages, then the playout leg up to the first voice received; a black
+    of it), the server stages (cascaded: vad, stt, turn, llm, tts, output; speech to
+    speech: vad, model, output), then the playout leg up to the first voice received; a black
     tick marks the client gap (the bar's height when every part is known). Cut-off prompts are
     marked with a red ✕ and unanswered ones with a grey ○ at the bottom.
     """
@@ -254,9 +293,10 @@ def plot(rows: list[TurnRow], path: Path) -> Path:
         figsize=(max(8.0, 0.28 * max(len(rows) / max(1, len(systems)), 1) + 3), 3.2 * len(systems)),
         squeeze=False,
     )
-    parts = ["input", *STAGES, "playout"]
     for ax, name in zip(axes[:, 0], systems, strict=True):
         mine = [r for r in rows if r.system == name]
+        kinds = kinds_of(mine)
+        parts = ["input", *stage_names(kinds), "playout"]
         xs = list(range(len(mine)))
         bottoms = [0.0] * len(mine)
         for part in parts:
@@ -280,7 +320,8 @@ def plot(rows: list[TurnRow], path: Path) -> Path:
                 ax.scatter([x], [20], marker="o", facecolors="none", color="grey", s=40)
         ax.axhline(TARGET_P50_MS, color="green", linestyle="--", linewidth=0.8)
         ax.axhline(TARGET_P90_MS, color="orange", linestyle="--", linewidth=0.8)
-        ax.set_title(f"{name}: voice-to-voice breakdown per turn")
+        kind = f" ({', '.join(k.replace('_', '-') for k in kinds)})" if kinds else ""
+        ax.set_title(f"{name}{kind}: voice-to-voice breakdown per turn")
         ax.set_ylabel("ms")
         ax.set_xticks(xs)
         ax.set_xticklabels([f"{r.run}:{r.prompt_id}" for r in mine], rotation=90, fontsize=6)

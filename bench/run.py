@@ -9,6 +9,10 @@ prompt. Afterwards the ``echo-latency`` messages the server published on the dat
 matched to the prompts by time (same machine, so the server's wall clock maps onto the
 client's monotonic clock) and each prompt becomes one :class:`TurnRow`.
 
+Cascaded turns fill the ``vad``/``stt``/``turn``/``llm``/``tts``/``output`` columns,
+speech-to-speech turns (``turn_kind``) ``vad`` (the server VAD's silence), ``model`` (speech
+stopped → first audio delta) and ``output``; the others stay empty.
+
 A prompt is a *false cut-off* when the server ended a user turn before the prompt's speech
 was over, when the bot was heard while the user was still speaking, or when one prompt
 was answered as more than one turn (``split``: the end of turn came at the pause and the
@@ -32,7 +36,7 @@ import numpy as np
 
 from bench.prompts import Prompt, PromptAudio, PromptSynthesizer, word_error_rate
 from bench.servers import ServerProcess, System
-from observers.latency import ANSWERED, MESSAGE_TYPE, STAGES, TurnLatency, record_from_message
+from observers.latency import ANSWERED, MESSAGE_TYPE, TurnLatency, record_from_message
 
 GREETING_TIMEOUT = 20.0
 SETTLE_SECS = 0.4  # quiet needed before speaking, so a prompt never barges in
@@ -61,6 +65,7 @@ class TurnRow:
     turn_ms: float | None = None
     llm_ms: float | None = None
     tts_ms: float | None = None
+    model_ms: float | None = None  # speech to speech: speech stopped → first audio delta
     output_ms: float | None = None
     transport_ms: float | None = None
     input_ms: float | None = None
@@ -68,6 +73,7 @@ class TurnRow:
     server_turns: int = 0
     vad_segments: int | None = None
     status: str = ""
+    turn_kind: str = ""  # the server turn's kind: cascaded or speech_to_speech
     wer: float | None = None
     smart_turn: str = ""
     function_calls: str = ""
@@ -241,16 +247,16 @@ def join(
             server_turns=len(mine),
         )
         if main is not None:
-            stages = main.stages()
             row.server_total_ms = _ms(main.total)
-            for stage in STAGES:
-                setattr(row, f"{stage}_ms", _ms(stages[stage]))
+            for stage, value in main.stages().items():  # the stages of the turn's kind
+                setattr(row, f"{stage}_ms", _ms(value))
             if row.client_gap_ms is not None and row.server_total_ms is not None:
                 row.transport_ms = row.client_gap_ms - row.server_total_ms
                 row.input_ms = _ms(mono(main.speech_end_at) - p.ended)
                 row.playout_ms = _ms(p.answer_voice - mono(main.bot_started_at))
             row.vad_segments = main.vad_segments
             row.status = main.status
+            row.turn_kind = main.kind
             row.smart_turn = json.dumps(main.smart_turn) if main.smart_turn else ""
             row.function_calls = " ".join(main.function_calls)
             row.transcript = main.transcript

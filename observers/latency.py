@@ -15,6 +15,20 @@ moment gives its stage ``None`` and its time to the next stage, and a moment tha
 out of order (a transcript after the end of turn) is clamped between its neighbours so no
 stage is negative.
 
+Speech-to-speech sessions (an LLM service whose ``LLMServiceMetadataFrame`` says
+``is_realtime_service``, e.g. OpenAI Realtime or Gemini Live) have no local VAD, STT or
+TTS: the service's server VAD drives the turns. Their records have ``kind ==
+"speech_to_speech"`` and three stages::
+
+    speech end ─vad→ speech stopped ─model→ first audio delta ─output→ bot started speaking
+
+``speech stopped`` is the ``UserStoppedSpeakingFrame`` (``input_audio_buffer.speech_stopped``),
+``speech end`` is that minus the server VAD's silence (``speech_end_offset_secs``, else the
+service's own ``silence_duration_ms``), the first audio delta is the service's
+``TTSStartedFrame`` / first ``TTSAudioRawFrame``. The user transcript comes upstream, often
+after the answer started: it fills the record only if it arrives before the bot starts
+speaking, and never opens or delays a turn.
+
 Each finished turn becomes a :class:`TurnLatency` (``to_dict()`` for the audit log,
 ``to_message()`` for the web client), handed to ``on_turn`` and to the ``on_turn_latency``
 event handlers. With ``publish=True`` the observer also sends it to the client over the
@@ -42,11 +56,13 @@ from pipecat.frames.frames import (
     Frame,
     FunctionCallInProgressFrame,
     InterruptionFrame,
+    LLMServiceMetadataFrame,
     LLMTextFrame,
     MetricsFrame,
     OutputTransportMessageUrgentFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
+    TTSStartedFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
@@ -60,6 +76,9 @@ MESSAGE_TYPE = "echo-latency"
 MESSAGE_VERSION = 1
 
 # Moments of a turn in the order they happen; each stage runs from the previous moment.
+CASCADED = "cascaded"  # local VAD → STT → turn → LLM → TTS
+SPEECH_TO_SPEECH = "speech_to_speech"  # a realtime service with server-side VAD
+
 MOMENTS: tuple[str, ...] = (
     "speech_end",
     "vad_stop",
@@ -78,6 +97,73 @@ STAGE_LABELS: dict[str, str] = {
     "tts": "TTS to first audio",
     "output": "output transport",
 }
+# Speech-to-speech turns: the moments their stages run between, and the stages.
+SPEECH_TO_SPEECH_MOMENTS: tuple[str, ...] = (
+    "speech_end",
+    "turn_end",
+    "tts_first_audio",
+    "bot_started",
+)
+SPEECH_TO_SPEECH_STAGES: tuple[str, ...] = ("vad", "model", "output")
+SPEECH_TO_SPEECH_STAGE_LABELS: dict[str, str] = {
+    "vad": "server VAD silence wait",
+    "model": "model: speech stopped to first audio",
+    "output": "output transport",
+}
+# Every stage name of either kind, in display order (summaries, CSV columns).
+ALL_STAGES: tuple[str, ...] = ("vad", "stt", "turn", "llm", "tts", "model", "output")
+
+
+def stages_of(kind: str) -> tuple[str, ...]:
+    """The stage names of a turn of this kind."""
+    return SPEECH_TO_SPEECH_STAGES if kind == SPEECH_TO_SPEECH else STAGES
+
+
+def stage_labels(kind: str) -> dict[str, str]:
+    """Human labels of the stages of a turn of this kind."""
+    return SPEECH_TO_SPEECH_STAGE_LABELS if kind == SPEECH_TO_SPEECH else STAGE_LABELS
+
+
+def server_vad_silence_secs(settings: Any) -> float | None:
+    """The silence a speech-to-speech service's server VAD waits before ``speech_stopped``.
+
+    Reads an OpenAI Realtime service's ``session_properties.audio.input.turn_detection``
+    or a Gemini Live service's ``vad``; ``None`` when it is not a fixed silence (semantic
+    VAD, provider default) or the settings are of another shape.
+
+    Args:
+        settings: The service's ``settings`` (``AIService.settings``).
+    """
+    props = getattr(settings, "session_properties", None)
+    audio_in = getattr(getattr(props, "audio", None), "input", None)
+    for source in (getattr(audio_in, "turn_detection", None), getattr(settings, "vad", None)):
+        ms = getattr(source, "silence_duration_ms", None)
+        if isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms >= 0:
+            return ms / 1000.0
+    return None
+
+
+def _chain(values: list[float | None], stages: tuple[str, ...]) -> dict[str, float | None]:
+    """Gaps between consecutive moments (``values`` has one more item than ``stages``).
+
+    A missing moment gives its stage ``None`` and its time to the next stage; nothing is
+    dated after the last known moment, and out-of-order moments are clamped so no stage is
+    negative. The stages sum to last − first whenever both are known.
+    """
+    last = next((v for v in reversed(values) if v is not None), None)
+    values = [v if v is None else min(v, last) for v in values]  # nothing after the end
+    out: dict[str, float | None] = {}
+    previous = values[0]
+    for stage, value in zip(stages, values[1:], strict=True):
+        if value is None or previous is None:
+            out[stage] = None
+            previous = previous if value is None else value
+            continue
+        value = max(value, previous)  # out-of-order moments are clamped, never negative
+        out[stage] = value - previous
+        previous = value
+    return out
+
 
 ANSWERED = "answered"  # the bot started speaking after the turn ended
 ABANDONED = "abandoned"  # the turn ended, then the user went on before the bot answered
@@ -100,17 +186,22 @@ class TurnLatency:
         turn: 1-based index of the user turn in the session.
         status: ``answered``, ``abandoned`` (ended, then the user resumed before any
             answer: a premature end of turn) or ``unanswered``.
+        kind: ``cascaded`` or ``speech_to_speech`` (which stages the turn has).
         barge_in: The user started this turn while the bot was speaking.
         vad_segments: Speech segments the VAD heard in this turn (pauses + 1).
         transcript: The turn's final transcript (all segments joined).
-        vad_stop_secs: The VAD's ``stop_secs`` used to date the end of speech.
+        vad_stop_secs: The VAD's ``stop_secs`` used to date the end of speech (speech to
+            speech: the server VAD's silence; ``None`` when unknown, then ``vad`` is 0).
         user_started_at: The VAD first heard speech in this turn.
         speech_end_at: Estimated end of the user's speech (VAD stop − ``stop_secs``).
-        vad_stop_at: The VAD reported the user stopped (last segment).
+        vad_stop_at: The VAD reported the user stopped (last segment; speech to speech:
+            the server's ``speech_stopped``, the same as ``turn_end_at``).
         transcript_at: The last transcript of the turn arrived.
         turn_end_at: The end of the user's turn was decided.
-        llm_first_token_at: First LLM text after the end of turn.
-        tts_first_audio_at: First TTS audio after that text.
+        llm_first_token_at: First LLM text after the end of turn (speech to speech: the
+            first output transcript delta; informative, not a stage boundary).
+        tts_first_audio_at: First TTS audio after that text (speech to speech: the
+            service's first audio delta).
         bot_started_at: The output transport started playing the answer.
         smart_turn: Each turn-analyzer verdict: ``is_complete``, ``probability``, ``ms``.
         ttfb: Time to first byte per service (seconds) reported during the turn.
@@ -121,6 +212,7 @@ class TurnLatency:
     session_id: str
     turn: int
     status: str = UNANSWERED
+    kind: str = CASCADED
     barge_in: bool = False
     vad_segments: int = 0
     transcript: str = ""
@@ -152,22 +244,14 @@ class TurnLatency:
     def stages(self) -> dict[str, float | None]:
         """Seconds spent in each stage (see module docstring); ``None`` when not observed.
 
-        The stages sum to :attr:`total` whenever the first and last moments are known.
+        Cascaded turns have :data:`STAGES`, speech-to-speech turns
+        :data:`SPEECH_TO_SPEECH_STAGES`. The stages sum to :attr:`total` whenever the
+        first and last moments are known.
         """
-        values = list(self.moments().values())
-        last = next((v for v in reversed(values) if v is not None), None)
-        values = [v if v is None else min(v, last) for v in values]  # nothing after the end
-        out: dict[str, float | None] = {}
-        previous = values[0]
-        for stage, value in zip(STAGES, values[1:], strict=True):
-            if value is None or previous is None:
-                out[stage] = None
-                previous = previous if value is None else value
-                continue
-            value = max(value, previous)  # out-of-order moments are clamped, never negative
-            out[stage] = value - previous
-            previous = value
-        return out
+        if self.kind == SPEECH_TO_SPEECH:
+            moments = SPEECH_TO_SPEECH_MOMENTS
+            return _chain([getattr(self, f"{m}_at") for m in moments], SPEECH_TO_SPEECH_STAGES)
+        return _chain(list(self.moments().values()), STAGES)
 
     def to_dict(self, *, include_text: bool = True) -> dict[str, Any]:
         """Everything, JSON-ready, with ``total`` and ``stages`` in seconds (for the audit log).
@@ -190,6 +274,7 @@ class TurnLatency:
             "session_id": self.session_id,
             "turn": self.turn,
             "status": self.status,
+            "kind": self.kind,
             "barge_in": self.barge_in,
             "vad_segments": self.vad_segments,
             "total_ms": _ms(self.total),
@@ -218,6 +303,7 @@ def record_from_message(message: dict[str, Any]) -> TurnLatency:
         session_id=str(message.get("session_id", "")),
         turn=int(message["turn"]),
         status=str(message.get("status", UNANSWERED)),
+        kind=str(message.get("kind", CASCADED)),
         barge_in=bool(message.get("barge_in", False)),
         vad_segments=int(message.get("vad_segments", 0)),
         transcript=str(message.get("transcript", "")),
@@ -234,15 +320,40 @@ class TurnTracker:
     the open one has already ended. It is finished (and returned by the method that
     finished it) when the bot starts speaking, when the user starts a new turn, or when
     the session ends.
+
+    After :meth:`speech_to_speech_service` the session's turns are speech-to-speech: turn
+    start and end come from the service's server VAD, local VAD frames are ignored, and a
+    transcript only fills an open, ended turn (it never opens one).
     """
 
-    def __init__(self, session_id: str = ""):
+    def __init__(self, session_id: str = "", *, speech_end_offset_secs: float | None = None):
+        """Initialize the tracker.
+
+        Args:
+            session_id: Stamped on every record.
+            speech_end_offset_secs: For speech-to-speech turns, how long before
+                ``speech_stopped`` the user stopped (the server VAD's silence). ``None``:
+                use what the service reports (see :meth:`speech_to_speech_service`).
+        """
         self.session_id = session_id
         self.current: TurnLatency | None = None
         self.finished: list[TurnLatency] = []
         self.bot_speaking = False
         self.vad_speaking = False
+        self.speech_to_speech = False
+        self.speech_end_offset_secs = speech_end_offset_secs
         self._count = 0
+
+    def speech_to_speech_service(self, silence_secs: float | None = None) -> None:
+        """The session's LLM is a speech-to-speech service with server-side turn detection.
+
+        Args:
+            silence_secs: The service's server VAD silence, used as the speech-end offset
+                when none was given to the tracker.
+        """
+        self.speech_to_speech = True
+        if self.speech_end_offset_secs is None:
+            self.speech_end_offset_secs = silence_secs
 
     # --- user side ---------------------------------------------------------------------
 
@@ -255,9 +366,12 @@ class TurnTracker:
         self.current = TurnLatency(
             session_id=self.session_id,
             turn=self._count,
+            kind=SPEECH_TO_SPEECH if self.speech_to_speech else CASCADED,
             barge_in=self.bot_speaking,
             user_started_at=now,
         )
+        if self.speech_to_speech:
+            self.current.vad_segments = 1  # one server VAD segment per turn
         return done
 
     def vad_started(self, now: float) -> TurnLatency | None:
@@ -266,7 +380,7 @@ class TurnTracker:
         The user aggregator sends its VAD frames both ways as two unrelated frames, so a
         start while the VAD is already speaking is the same event seen twice.
         """
-        if self.vad_speaking:
+        if self.vad_speaking or self.speech_to_speech:
             return None
         self.vad_speaking = True
         turn = self.current
@@ -282,7 +396,7 @@ class TurnTracker:
 
     def vad_stopped(self, now: float, stop_secs: float) -> None:
         """The VAD decided the user stopped, ``stop_secs`` after the last speech."""
-        if not self.vad_speaking:
+        if not self.vad_speaking or self.speech_to_speech:
             return  # the other copy of this stop, already handled
         self.vad_speaking = False
         turn = self.current
@@ -293,22 +407,45 @@ class TurnTracker:
         turn.speech_end_at = now - stop_secs
 
     def transcript(self, now: float, text: str) -> TurnLatency | None:
-        """A final transcript arrived (opens a turn when none is open)."""
+        """A final transcript arrived (opens a turn when none is open).
+
+        Speech to speech: the transcript of a turn's audio comes once the server committed
+        it (at ``speech_stopped``), so it belongs to the open turn only if that turn has
+        ended; otherwise its turn was already finished (a record is never held back for
+        it) and it is dropped.
+        """
+        if self.speech_to_speech:
+            turn = self.current
+            if turn is not None and turn.turn_end_at is not None:
+                self._add_text(turn, now, text)
+            return None
         done = None
         if self.current is None or self.current.turn_end_at is not None:
             done = self.user_started(now)
-        turn = self.current
+        self._add_text(self.current, now, text)
+        return done
+
+    @staticmethod
+    def _add_text(turn: TurnLatency, now: float, text: str) -> None:
         text = text.strip()
         if text:
             turn.transcript = f"{turn.transcript} {text}".strip()
         turn.transcript_at = now
-        return done
 
     def turn_ended(self, now: float) -> None:
-        """The end of the user's turn was decided."""
+        """The end of the user's turn was decided.
+
+        Speech to speech this is the server VAD's ``speech_stopped``: the user stopped
+        ``speech_end_offset_secs`` earlier.
+        """
         turn = self.current
         if turn is not None and turn.turn_end_at is None:
             turn.turn_end_at = now
+            if turn.kind == SPEECH_TO_SPEECH:
+                offset = self.speech_end_offset_secs
+                turn.vad_stop_at = now
+                turn.vad_stop_secs = offset
+                turn.speech_end_at = now - (offset or 0.0)
 
     def interrupted(self) -> None:
         """An interruption went through while the bot was speaking."""
@@ -332,6 +469,16 @@ class TurnTracker:
         turn = self._answering()
         if turn is not None and turn.tts_first_audio_at is None:
             turn.tts_first_audio_at = now
+
+    def tts_started(self, now: float) -> None:
+        """A speech-to-speech service's first audio delta (its ``TTSStartedFrame``).
+
+        Cascaded TTS services push ``TTSStartedFrame`` before they synthesize anything, so
+        there only the first audio counts.
+        """
+        turn = self._answering()
+        if turn is not None and turn.kind == SPEECH_TO_SPEECH:
+            self.tts_audio(now)
 
     def function_call(self, name: str) -> None:
         """The LLM called a tool."""
@@ -409,6 +556,7 @@ class LatencyObserver(BaseObserver):
         on_turn: TurnHandler | None = None,
         publish: bool = False,
         publish_text: bool = True,
+        speech_end_offset_secs: float | None = None,
         **kwargs,
     ):
         """Initialize the observer.
@@ -423,6 +571,11 @@ class LatencyObserver(BaseObserver):
             publish: Also send each record to the client as an ``echo-latency`` app
                 message through the output transport (the WebRTC data channel).
             publish_text: Include the transcript in the published message.
+            speech_end_offset_secs: Speech-to-speech sessions only: the server VAD's
+                silence (``realtime_silence_duration_ms`` / 1000), i.e. how long before
+                ``speech_stopped`` the user stopped. ``None``: read it from the service's
+                settings when they carry a fixed silence, else 0 (``vad`` is then 0 and
+                ``total`` starts at ``speech_stopped``). Cascaded turns ignore it.
             **kwargs: Passed to ``BaseObserver``.
         """
         super().__init__(observe_every_push=False, **kwargs)
@@ -430,7 +583,7 @@ class LatencyObserver(BaseObserver):
         self._on_turn = on_turn
         self._publish = publish
         self._publish_text = publish_text
-        self._tracker = TurnTracker(session_id)
+        self._tracker = TurnTracker(session_id, speech_end_offset_secs=speech_end_offset_secs)
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._output: Any = None  # the output transport, learnt from BotStartedSpeakingFrame
         self._dispatch: dict[type, Callable | None] = {}
@@ -464,6 +617,8 @@ class LatencyObserver(BaseObserver):
         (TranscriptionFrame, "_on_transcript"),
         (LLMTextFrame, "_on_llm_text"),
         (TTSAudioRawFrame, "_on_tts_audio"),
+        (TTSStartedFrame, "_on_tts_started"),
+        (LLMServiceMetadataFrame, "_on_llm_metadata"),
         (BotStartedSpeakingFrame, "_on_bot_started"),
         (BotStoppedSpeakingFrame, "_on_bot_stopped"),
         (InterruptionFrame, "_on_interruption"),
@@ -563,6 +718,14 @@ class LatencyObserver(BaseObserver):
         if turn is not None and turn.turn_end_at is not None and turn.tts_first_audio_at is None:
             self._tracker.tts_audio(self._now(data))
 
+    async def _on_tts_started(self, frame: TTSStartedFrame, data: FramePushed):
+        self._tracker.tts_started(self._now(data))
+
+    async def _on_llm_metadata(self, frame: LLMServiceMetadataFrame, data: FramePushed):
+        if frame.is_realtime_service:
+            settings = getattr(data.source, "settings", None)
+            self._tracker.speech_to_speech_service(server_vad_silence_secs(settings))
+
     async def _on_bot_started(self, frame: BotStartedSpeakingFrame, data: FramePushed):
         await self._emit(self._tracker.bot_started(self._now(data)))
 
@@ -599,11 +762,16 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def summarize(records: list[TurnLatency]) -> dict[str, Any]:
-    """p50/p90/min/max of the total and of each stage over answered turns (seconds)."""
+    """p50/p90/min/max of the total and of each stage over answered turns (seconds).
+
+    ``stats`` has every stage of :data:`ALL_STAGES`; a stage the turns' kind lacks has
+    ``n == 0``.
+    """
     answered = [r for r in records if r.status == ANSWERED]
     columns: dict[str, list[float]] = {"total": [r.total for r in answered if r.total is not None]}
-    for stage in STAGES:
-        columns[stage] = [s for r in answered if (s := r.stages()[stage]) is not None]
+    stages = [r.stages() for r in answered]
+    for stage in ALL_STAGES:
+        columns[stage] = [v for s in stages if (v := s.get(stage)) is not None]
     return {
         "turns": len(records),
         "answered": len(answered),

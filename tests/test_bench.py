@@ -14,7 +14,15 @@ from bench import report
 from bench.cli import add_commands, plan_from_args
 from bench.prompts import Prompt, PromptAudio, PromptSynthesizer, voiced_bounds, word_error_rate
 from bench.run import Played, TurnRow, VoiceTracker, join
-from observers.latency import ABANDONED, ANSWERED, MESSAGE_TYPE, STAGES, TurnLatency
+from observers.latency import (
+    ABANDONED,
+    ANSWERED,
+    CASCADED,
+    MESSAGE_TYPE,
+    SPEECH_TO_SPEECH,
+    STAGES,
+    TurnLatency,
+)
 
 # --- prompts -----------------------------------------------------------------------------
 
@@ -117,6 +125,29 @@ def test_join_measures_the_gap_and_splits_transport():
     assert all(v >= 0 for v in stages)
     assert sum(stages) == pytest.approx(row.server_total_ms)
     assert row.wer == 0.0 and row.vad_segments == 0 and row.status == ANSWERED
+
+
+def test_join_fills_the_speech_to_speech_stages():
+    offset = 5000.0
+    p = played(start=100.0, duration=1.5, first=102.45, answer=102.45)
+    r = record(
+        offset,
+        user_started=100.4,
+        speech_end=101.55,
+        vad_stop=102.05,
+        turn_end=102.05,
+        llm_first_token=102.3,
+        tts_first_audio=102.3,
+        bot_started=102.35,
+    )
+    r.kind = SPEECH_TO_SPEECH
+    (row,) = join(1, "echo", [p], [r], offset)
+    assert row.measured and row.turn_kind == SPEECH_TO_SPEECH
+    assert row.server_total_ms == pytest.approx(800.0)
+    assert (row.vad_ms, row.model_ms, row.output_ms) == pytest.approx((500.0, 250.0, 50.0))
+    assert row.stt_ms is row.turn_ms is row.llm_ms is row.tts_ms is None
+    assert row.input_ms == pytest.approx(50.0) and row.playout_ms == pytest.approx(100.0)
+    assert row.transport_ms == pytest.approx(row.input_ms + row.playout_ms)
 
 
 def test_join_flags_a_turn_ended_inside_the_prompt_as_cut_off():
@@ -243,6 +274,37 @@ def test_summary_ratios_and_render(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_speech_to_speech_report_shows_its_own_stages(tmp_path):
+    rows = rows_for("echo", [900, 1000, 1100]) + rows_for("vanilla", [800, 900, 1000])
+    for r in rows[:3]:
+        r.turn_kind = SPEECH_TO_SPEECH
+        r.stt_ms = r.turn_ms = r.llm_ms = r.tts_ms = None
+        r.vad_ms, r.model_ms, r.output_ms = 500.0, r.server_total_ms - 520.0, 20.0
+    for r in rows[3:]:
+        r.turn_kind = CASCADED
+    data = report.summary(rows)
+    echo = data["systems"]["echo"]
+    assert echo["turn_kinds"] == [SPEECH_TO_SPEECH]
+    assert echo["stats"]["model_ms"]["p50"] == pytest.approx(280.0)
+    assert echo["stats"]["stt_ms"]["n"] == 0
+    assert data["systems"]["vanilla"]["stats"]["model_ms"]["n"] == 0
+    text = report.render(data)
+    echo_part, vanilla_part = text.split("== vanilla ==")
+    assert "model: speech stopped to first audio" in echo_part
+    assert "server VAD silence wait" in echo_part and "speech-to-text" not in echo_part
+    assert "speech-to-text" in vanilla_part and "model:" not in vanilla_part
+    model_line = next(line for line in echo_part.splitlines() if "model:" in line)
+    assert model_line.split()[-5:] == ["280", "360", "180", "380", "3"]
+    assert [c for c, _ in report.columns_for([])] == [c for c, _ in report.COLUMNS]
+    png = report.plot(rows, tmp_path / "breakdown.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    csv_path = report.write_csv(rows, tmp_path / "turns.csv")
+    with open(csv_path) as f:
+        back = list(csv.DictReader(f))
+    assert back[0]["turn_kind"] == SPEECH_TO_SPEECH and back[0]["model_ms"] == "180.0"
+    assert back[0]["stt_ms"] == "" and back[3]["model_ms"] == ""
+
+
 # --- command line ----------------------------------------------------------------------------
 
 
@@ -339,6 +401,47 @@ def test_short_bench_run_writes_csv_png_and_summary(settings, tmp_path, capsys):
     assert summary["meta"]["observer_overhead"]["frames"] > 0
     assert (out / "report.txt").read_text().startswith("bench:")
     assert MESSAGE_TYPE == "echo-latency"
+
+
+@pytest.mark.slow
+def test_speech_native_bench_run_reports_the_server_breakdown(
+    settings, tmp_path, capsys, monkeypatch
+):
+    """One prompt through the speech_native variant and the offline Realtime server."""
+    from bench.cli import cmd_bench
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # the offline server, not the API
+    out = tmp_path / "bench"
+    args = parse(
+        "--pipeline",
+        "speech_native",
+        "--runs",
+        "1",
+        "--only",
+        "capital",
+        "--set",
+        "realtime_silence_duration_ms=400",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
+    assert cmd_bench(args, settings) == 0
+    printed = capsys.readouterr().out
+    assert "model: speech stopped to first audio" in printed
+
+    with open(out / "turns.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["answered"] == "True" and row["cut_off"] == "False"
+    assert row["turn_kind"] == SPEECH_TO_SPEECH
+    gap, total = float(row["client_gap_ms"]), float(row["server_total_ms"])
+    assert 0 < total < gap
+    stages = [float(row[f"{s}_ms"]) for s in ("vad", "model", "output")]
+    assert all(v >= 0 for v in stages) and sum(stages) == pytest.approx(total, abs=0.5)
+    assert stages[0] == pytest.approx(400.0, abs=0.5)  # the server VAD's silence setting
+    assert all(row[f"{s}_ms"] == "" for s in ("stt", "turn", "llm", "tts"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["systems"]["echo"]["turn_kinds"] == [SPEECH_TO_SPEECH]
+    assert summary["systems"]["echo"]["stats"]["model_ms"]["n"] == 1
 
 
 async def test_records_from_the_data_channel_are_parsed_once():
