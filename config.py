@@ -89,6 +89,8 @@ class EchoSettings(BaseSettings):
     whisper_pad_seconds: float = 10.0
     whisper_biasing: bool = True  # second, hotword-biased pass with the vocabulary's candidates
     piper_voice: str = "en_US-joe-medium"
+    tts_split_clauses: bool = True  # synthesize a sentence's first clause on its own
+    tts_warm_phrases: bool = True  # pre-synthesize the local brain's fixed phrases at start-up
 
     # --- turn taking --------------------------------------------------------------------------
     vad_confidence: float = 0.7
@@ -99,6 +101,12 @@ class EchoSettings(BaseSettings):
     turn_unfinished_hold_secs: float = 1.0  # silence to wait when text stops mid-clause
     turn_question_silence_secs: float = 0.3  # a "?" turn smart-turn calls unfinished
     turn_min_silence_secs: float = 0.0
+    # Audio packets aiortc's jitter buffer holds before handing one on (aiortc: 4 = 80 ms);
+    # 1 suits loopback and LANs (transports.set_audio_jitter_prefetch).
+    webrtc_audio_prefetch: int = 1
+    # Start STT + smart-turn once this much silence is heard, before the VAD stop confirms it
+    # (pipelines/speculation.py); a negative value turns the speculation off.
+    turn_speculation_secs: float = 0.064
 
     # --- domain -----------------------------------------------------------------------------------
     vocabulary_path: Path = DEFAULT_VOCABULARY

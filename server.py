@@ -10,6 +10,7 @@ candidates.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -100,6 +101,21 @@ class EchoRuntime:
         self.realtime = LocalRealtime(
             settings, models=self.models, clinic_store=self.clinic_store, lexicon=self.lexicon
         )
+        self._warming: asyncio.Task | None = None
+        self._stop_warming = threading.Event()
+
+    def warm_phrases_in_background(self) -> None:
+        """Pre-synthesize the local brain's fixed phrases into the shared phrase cache."""
+        from clinic.brain import fixed_phrases
+
+        async def warm():
+            phrases = fixed_phrases()
+            cached = await asyncio.to_thread(
+                self.models.warm_phrases, phrases, stop=self._stop_warming
+            )
+            logger.info(f"pre-synthesized {cached} phrases")
+
+        self._warming = asyncio.create_task(warm())
 
     def today(self):
         """The clinic's current date."""
@@ -182,6 +198,9 @@ class EchoRuntime:
 
     async def close(self) -> None:
         """Stop every live session and close the stores."""
+        self._stop_warming.set()
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
         for task in list(self.sessions.values()):
             task.cancel()
         await asyncio.gather(*self.sessions.values(), return_exceptions=True)
@@ -236,6 +255,9 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
         runtime = EchoRuntime(settings)
         if warm_up:
             await asyncio.to_thread(runtime.models.warm_up)
+            if settings.tts_warm_phrases and providers.select("tts", settings).local:
+                # In the background: the server is ready at once, the cache fills in seconds.
+                runtime.warm_phrases_in_background()
         app.state.runtime = runtime
         logger.info(f"Echo ready on http://{settings.host}:{settings.port}/")
         yield
@@ -297,7 +319,9 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
 
         async def on_connection(connection):
             try:
-                transport = TRANSPORTS["smallwebrtc"].create(connection=connection)
+                transport = TRANSPORTS["smallwebrtc"].create(
+                    connection=connection, audio_prefetch=settings.webrtc_audio_prefetch
+                )
                 patient = (body.request_data or {}).get("patient_id")
                 session = runtime.new_session(
                     transport=transport, transport_name="smallwebrtc", patient_id=patient

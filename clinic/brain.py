@@ -16,11 +16,13 @@ in :mod:`clinic.nlu`.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from clinic.nlu import (
@@ -60,6 +62,32 @@ HELP = (
     "I can book an appointment with one of our doctors, cancel one, or tell you which "
     "appointments you have. For example, say I'd like to see Doctor Patel on Tuesday."
 )
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def fixed_phrases() -> list[str]:
+    """Sentences the brain speaks verbatim, for pre-synthesis (TTS warm-up).
+
+    Read from this module's source: the greeting and help texts, and every string literal
+    in an assignment to a ``reply`` that is a whole sentence or more, split into sentences
+    as the TTS service receives them. Computed replies (names, times) are not included.
+    """
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    texts = {GREETING, HELP}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign):
+            continue
+        if not any(isinstance(t, ast.Attribute) and t.attr == "reply" for t in node.targets):
+            continue
+        for sub in ast.walk(node.value):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                text = sub.value.strip()
+                if text.endswith((".", "?", "!")) and "{" not in text:
+                    texts.add(text)
+    sentences = {part.strip() for text in texts for part in _SENTENCE_END.split(text)}
+    return sorted(p for p in sentences if p[:1].isupper())  # not a literal's tail fragment
 
 
 @dataclass(frozen=True)

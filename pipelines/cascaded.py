@@ -7,6 +7,9 @@ with barge-in on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
@@ -53,31 +56,50 @@ def requirements(settings: EchoSettings) -> list[str]:
     return missing
 
 
-def user_turn_params(settings: EchoSettings) -> LLMUserAggregatorParams:
+def user_turn_params(
+    settings: EchoSettings, *, pause_listeners: Sequence[Any] = ()
+) -> LLMUserAggregatorParams:
     """VAD and end-of-turn strategy for the user aggregator.
 
     Silero VAD, then smart-turn v3 through :class:`pipelines.turn_taking.EchoTurnStopStrategy`
     (waits for every VAD segment's transcript; holds on visibly unfinished text), or a plain
-    speech timeout with smart-turn off. The defaults and the study behind them are in
-    ``docs/latency.md``.
+    speech timeout with smart-turn off. With speculation on (``turn_speculation_secs`` ≥ 0)
+    the VAD announces pauses to smart-turn and to ``pause_listeners`` (the STT service), which
+    start their work while the VAD still waits (``pipelines.speculation``). The defaults and
+    the study behind them are in ``docs/latency.md``.
+
+    Args:
+        settings: Echo's settings.
+        pause_listeners: Objects with ``on_speech_pause`` / ``on_speech_resume``.
     """
     from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 
+    from pipelines.speculation import PauseSignallingSileroVAD, SpeculativeSmartTurnV3
     from pipelines.turn_taking import EchoTurnStopStrategy, TurnTaking
 
     knobs = TurnTaking.from_settings(settings)
-    vad = SileroVADAnalyzer(
-        params=VADParams(
-            confidence=knobs.vad_confidence,
-            start_secs=knobs.vad_start_secs,
-            stop_secs=knobs.vad_stop_secs,
-        )
+    speculate = knobs.speculation_secs >= 0
+    vad_params = VADParams(
+        confidence=knobs.vad_confidence,
+        start_secs=knobs.vad_start_secs,
+        stop_secs=knobs.vad_stop_secs,
     )
+    if speculate:
+        vad = PauseSignallingSileroVAD(params=vad_params, pause_secs=knobs.speculation_secs)
+        for listener in pause_listeners:
+            vad.add_pause_listener(listener)
+    else:
+        vad = SileroVADAnalyzer(params=vad_params)
     stop: list[TurnAnalyzerUserTurnStopStrategy | SpeechTimeoutUserTurnStopStrategy]
     if knobs.smart_turn:
-        analyzer = LocalSmartTurnAnalyzerV3(
-            params=SmartTurnParams(stop_secs=knobs.smart_turn_fallback_secs)
-        )
+        smart_turn_params = SmartTurnParams(stop_secs=knobs.smart_turn_fallback_secs)
+        if speculate:
+            analyzer = SpeculativeSmartTurnV3(
+                params=smart_turn_params, stop_secs=knobs.vad_stop_secs
+            )
+            vad.add_pause_listener(analyzer)
+        else:
+            analyzer = LocalSmartTurnAnalyzerV3(params=smart_turn_params)
         stop = [
             EchoTurnStopStrategy(
                 turn_analyzer=analyzer,
@@ -118,7 +140,10 @@ def build(session: Session) -> PipelineWorker:
     context = LLMContext(
         messages=[{"role": "system", "content": SYSTEM_PROMPT}], tools=TOOLS_SCHEMA
     )
-    aggregators = LLMContextAggregatorPair(context, user_params=user_turn_params(settings))
+    listeners = [stt] if hasattr(stt, "on_speech_pause") else []
+    aggregators = LLMContextAggregatorPair(
+        context, user_params=user_turn_params(settings, pause_listeners=listeners)
+    )
 
     stages = [session.transport.input(), stt]
     if session.lexicon is not None and settings.vocabulary_correction:

@@ -51,20 +51,54 @@ UNFINISHED_WORDS = frozenset(
     """.split()
 )
 _TRAILING = re.compile(r"(\.\.\.|…|,|-|–|—)\s*$")
+# Verbs a caller's request goes on after ("I'd like to book …", "Can I see …", "Could you
+# check …"): ending on one of them right after "to" or a modal + pronoun leaves the request
+# without its object. Whisper often closes such a fragment with "." or "?".
+OBJECT_VERBS = frozenset(
+    """
+    book schedule reschedule cancel change move see check make get find ask refill order
+    confirm set arrange
+    """.split()
+)
+_MODALS = frozenset("can could would will may might should shall".split())
+_PRONOUNS = frozenset("i you we he she they".split())
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in (re.sub(r"[^\w']", "", t.lower()) for t in text.split()) if w]
+
+
+def ends_on_bare_request_verb(text: str) -> bool:
+    """Whether the text ends on a request verb with no object ("I'd like to book.").
+
+    >>> ends_on_bare_request_verb("Can I see?"), ends_on_bare_request_verb("Can I see it?")
+    (True, False)
+    """
+    words = _words(text)
+    if len(words) < 2 or words[-1] not in OBJECT_VERBS:
+        return False
+    if words[-2] == "to":
+        return True
+    return len(words) >= 3 and words[-3] in _MODALS and words[-2] in _PRONOUNS
 
 
 def looks_unfinished(text: str) -> bool:
     """Whether a transcript visibly stops mid-clause (see module docstring).
 
-    A question or exclamation mark means it did not ("What is it for?").
+    A question or exclamation mark means it did not ("What is it for?"), unless it ends on
+    a bare request verb ("Can I see?").
     """
     text = text.strip()
-    if not text or text.endswith(("?", "!")):
+    if not text:
+        return False
+    if ends_on_bare_request_verb(text):
+        return True
+    if text.endswith(("?", "!")):
         return False
     if _TRAILING.search(text):
         return True
-    last = re.sub(r"[^\w']", "", text.split()[-1].lower())
-    return last in UNFINISHED_WORDS
+    words = _words(text)
+    return bool(words) and words[-1] in UNFINISHED_WORDS
 
 
 @dataclass(frozen=True)
@@ -79,6 +113,7 @@ class TurnTaking:
     min_silence_secs: float = 0.0
     unfinished_hold_secs: float = 1.0
     question_silence_secs: float = 0.3  # 0: a "?" does not override smart-turn
+    speculation_secs: float = 0.064  # < 0: no speculative STT/smart-turn at the pause
 
     @classmethod
     def from_settings(cls, settings: Any) -> TurnTaking:
@@ -93,6 +128,7 @@ class TurnTaking:
             "min_silence_secs": "turn_min_silence_secs",
             "unfinished_hold_secs": "turn_unfinished_hold_secs",
             "question_silence_secs": "turn_question_silence_secs",
+            "speculation_secs": "turn_speculation_secs",
         }
         return cls(
             **{

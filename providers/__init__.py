@@ -89,7 +89,12 @@ def _openai_llm(ctx: ProviderContext):
 def _piper(ctx: ProviderContext):
     from providers.local import LocalPiperTTSService
 
-    return LocalPiperTTSService(voice=ctx.models.piper(), voice_name=ctx.settings.piper_voice)
+    return LocalPiperTTSService(
+        voice=ctx.models.piper(),
+        voice_name=ctx.settings.piper_voice,
+        phrases=getattr(ctx.models, "phrases", None),
+        split_clauses=ctx.settings.tts_split_clauses,
+    )
 
 
 def _cartesia(ctx: ProviderContext):

@@ -7,8 +7,10 @@ model load; per-call services wrap the shared models.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
 from loguru import logger
@@ -18,6 +20,89 @@ from pipecat.services.tts_service import TTSService
 
 from config import EchoSettings
 from models import piper_voice_dir, whisper_model_dir
+
+_CLAUSE_END = re.compile(r"[,;:]\s+|\s+[—–-]\s+")
+
+
+def split_first_clause(text: str, *, min_words: int = 2, min_rest_words: int = 3) -> list[str]:
+    """Split a sentence after its first clause so speech can start before the rest is ready.
+
+    Piper synthesizes a sentence as a whole (~70 ms per second of speech here), so a long
+    sentence makes the caller wait for all of it. The first clause — up to the first comma,
+    semicolon, colon or dash, when it has at least ``min_words`` words and at least
+    ``min_rest_words`` follow — is synthesized on its own.
+
+    >>> split_first_clause("Doctor Patel has openings on Tuesday, at 9 AM and 2 PM.")
+    ['Doctor Patel has openings on Tuesday,', 'at 9 AM and 2 PM.']
+    >>> split_first_clause("Yes, please.")
+    ['Yes, please.']
+    """
+    for match in _CLAUSE_END.finditer(text):
+        head, rest = text[: match.start()], text[match.end() :]
+        if len(head.split()) < min_words:
+            continue
+        if len(rest.split()) < min_rest_words:
+            break
+        return [text[: match.end()].rstrip(), rest]
+    return [text]
+
+
+class PhraseCache:
+    """A bounded, thread-safe LRU of synthesized phrases: text → 16-bit PCM.
+
+    A clinic line says the same sentences again and again ("Is there anything else I can
+    help with?"); each is synthesized once per server, then played from memory.
+    """
+
+    def __init__(self, max_entries: int = 512, max_chars: int = 160):
+        """Initialize.
+
+        Args:
+            max_entries: Phrases kept (least recently used dropped first).
+            max_chars: Longer texts are not cached (they are rarely repeated verbatim).
+        """
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_entries = max_entries
+        self._max_chars = max_chars
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(text: str) -> str:
+        """Cache key: the text with its whitespace normalized."""
+        return " ".join(text.split())
+
+    def get(self, text: str) -> bytes | None:
+        """The cached audio for ``text``, or None."""
+        with self._lock:
+            pcm = self._entries.get(self.key(text))
+            if pcm is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(self.key(text))
+            self.hits += 1
+            return pcm
+
+    def put(self, text: str, pcm: bytes) -> None:
+        """Keep ``pcm`` for ``text`` (if short enough)."""
+        if len(text) > self._max_chars or not pcm:
+            return
+        with self._lock:
+            self._entries[self.key(text)] = pcm
+            self._entries.move_to_end(self.key(text))
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        """Number of cached phrases."""
+        with self._lock:
+            return len(self._entries)
+
+
+def synthesize_pcm(voice: Any, text: str) -> bytes:
+    """All of Piper's 16-bit PCM for ``text`` (blocking)."""
+    return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
 
 
 class LocalModels:
@@ -29,6 +114,7 @@ class LocalModels:
         self._whisper: Any = None
         self._piper: Any = None
         self._transcribers: dict[int, Any] = {}
+        self.phrases = PhraseCache()
 
     def whisper(self):
         """The shared ``faster_whisper.WhisperModel``."""
@@ -85,18 +171,48 @@ class LocalModels:
         for _ in self.piper().synthesize("Hello."):
             pass
 
+    def warm_phrases(self, phrases: Iterable[str], *, stop: threading.Event | None = None) -> int:
+        """Synthesize fixed phrases into the phrase cache (split as the TTS service splits).
+
+        Args:
+            phrases: Sentences, as the TTS service receives them.
+            stop: Set it to stop early (server shutdown).
+
+        Returns:
+            The number of phrases in the cache.
+        """
+        voice = self.piper()
+        for phrase in phrases:
+            if stop is not None and stop.is_set():
+                break
+            for piece in split_first_clause(phrase):
+                if self.phrases.get(piece) is None:
+                    self.phrases.put(piece, synthesize_pcm(voice, piece))
+        return len(self.phrases)
+
 
 class LocalPiperTTSService(TTSService):
     """Piper TTS on a voice loaded once for the whole server (no download path at all)."""
 
     Settings = PiperTTSSettings
 
-    def __init__(self, *, voice: Any, voice_name: str, **kwargs):
+    def __init__(
+        self,
+        *,
+        voice: Any,
+        voice_name: str,
+        phrases: PhraseCache | None = None,
+        split_clauses: bool = True,
+        **kwargs,
+    ):
         """Initialize with an already loaded ``piper.PiperVoice``.
 
         Args:
             voice: The shared ``PiperVoice``.
             voice_name: Its name, reported in settings/metrics.
+            phrases: Shared cache of synthesized phrases (None: no cache).
+            split_clauses: Synthesize a sentence's first clause on its own
+                (:func:`split_first_clause`) so it plays sooner.
             **kwargs: Passed to ``TTSService``.
 
         """
@@ -107,21 +223,37 @@ class LocalPiperTTSService(TTSService):
             **kwargs,
         )
         self._voice = voice
+        self._phrases = phrases
+        self._split_clauses = split_clauses
 
     def can_generate_metrics(self) -> bool:
         """Piper reports TTFB and usage."""
         return True
 
-    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
-        """Synthesize ``text`` chunk by chunk off the event loop."""
-        chunks = iter(self._voice.synthesize(text))
+    async def _piece_audio(self, piece: str) -> AsyncIterator[bytes]:
+        if self._phrases is not None and (pcm := self._phrases.get(piece)) is not None:
+            yield pcm
+            return
+        chunks = iter(self._voice.synthesize(piece))
 
         def next_chunk():
             return next(chunks, None)
 
+        kept: list[bytes] = []
+        while (chunk := await asyncio.to_thread(next_chunk)) is not None:
+            kept.append(chunk.audio_int16_bytes)
+            yield chunk.audio_int16_bytes
+        if self._phrases is not None:
+            self._phrases.put(piece, b"".join(kept))
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        """Synthesize ``text`` off the event loop: first clause first, cached phrases free."""
+        pieces = split_first_clause(text) if self._split_clauses else [text]
+
         async def audio() -> AsyncIterator[bytes]:
-            while (chunk := await asyncio.to_thread(next_chunk)) is not None:
-                yield chunk.audio_int16_bytes
+            for piece in pieces:
+                async for pcm in self._piece_audio(piece):
+                    yield pcm
 
         try:
             await self.start_tts_usage_metrics(text)

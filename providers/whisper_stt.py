@@ -75,6 +75,10 @@ class EchoWhisperSTTService(WhisperSTTService):
             "cpu_threads": cpu_threads,
         }
         self._transcriber: Transcriber | None = transcriber
+        # (segment audio so far, its transcription) started at a pause; see on_speech_pause
+        self._speculation: tuple[bytes, asyncio.Future] | None = None
+        self.speculations = 0  # transcriptions started at a pause
+        self.speculation_hits = 0  # ... whose result became the segment's transcript
         if model_dir is None and transcriber is None:
             raise ValueError("EchoWhisperSTTService needs model_dir or transcriber")
         settings = kwargs.pop("settings", None) or WhisperSTTService.Settings()
@@ -132,6 +136,47 @@ class EchoWhisperSTTService(WhisperSTTService):
             raise RuntimeError("Whisper model not loaded")
         return self._transcriber
 
+    def _transcribe_pcm(self, pcm: bytes):
+        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        return self.transcriber.transcribe(samples)
+
+    async def on_speech_pause(self, silence_secs: float) -> None:
+        """Start transcribing the segment so far while the VAD waits out its silence.
+
+        Called by :class:`pipelines.speculation.PauseSignallingSileroVAD`. If the VAD then
+        stops, the segment :meth:`run_stt` receives starts with exactly this audio (the
+        rest is silence by the VAD's measure) and the result is used; if the user goes on,
+        :meth:`on_speech_resume` drops it.
+
+        Args:
+            silence_secs: Silence heard so far (unused: the whole buffer is transcribed).
+        """
+        if not self._user_speaking or self._transcriber is None or not self.is_usable:
+            return
+        pcm = bytes(self._audio_buffer)
+        if not pcm:
+            return
+        future = asyncio.ensure_future(
+            asyncio.to_thread(self._transcribe_pcm, pcm + self._trailing_silence())
+        )
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._speculation = (pcm, future)
+        self.speculations += 1
+
+    async def on_speech_resume(self) -> None:
+        """The user spoke again: the speculative transcript no longer covers the segment."""
+        self._speculation = None
+
+    def _take_speculation(self, audio: bytes) -> asyncio.Future | None:
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return None
+        pcm, future = speculation
+        if len(audio) < len(pcm) or audio[: len(pcm)] != pcm:
+            return None
+        self.speculation_hits += 1
+        return future
+
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         """Transcribe one segment of 16-bit PCM at 16 kHz.
 
@@ -145,9 +190,16 @@ class EchoWhisperSTTService(WhisperSTTService):
             yield ErrorFrame("Whisper model not available")
             return
         await self.start_processing_metrics()
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+        samples_secs = len(audio) / 2 / 16000
+        speculation = self._take_speculation(audio)
         try:
-            result = await asyncio.to_thread(self._transcriber.transcribe, samples)
+            if speculation is not None:
+                try:
+                    result = await speculation
+                except Exception:  # noqa: BLE001 - redo it the ordinary way below
+                    speculation = None
+            if speculation is None:
+                result = await asyncio.to_thread(self._transcribe_pcm, audio)
         except Exception as exc:  # noqa: BLE001 - report, keep the pipeline alive
             await self.stop_processing_metrics()
             yield ErrorFrame(f"Whisper transcription failed: {type(exc).__name__}: {exc}")
@@ -159,8 +211,9 @@ class EchoWhisperSTTService(WhisperSTTService):
         language = assert_given(self._settings.language)
         await self._handle_transcription(text, True, language)
         logger.debug(
-            f"{self}: transcribed {len(samples) / 16000:.2f} s into {len(text)} chars "
+            f"{self}: transcribed {samples_secs:.2f} s into {len(text)} chars "
             f"in {result.timings.get('stt', 0.0):.0f} ms"
+            f"{' (started at the pause)' if speculation is not None else ''}"
             f"{' (biased pass)' if result.hotwords else ''}"
         )
         frame = TranscriptionFrame(text, self._user_id, time_now_iso8601(), language)

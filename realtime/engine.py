@@ -97,12 +97,17 @@ class LocalEngine:
         """Whisper transcript of a committed turn (16 kHz int16), vocabulary-corrected."""
         if len(pcm16k) < VAD_RATE // 10:
             return ""
-        segments, _ = self.models.whisper().transcribe(
-            to_float(pcm16k), language="en", initial_prompt=prompt or None
-        )
-        text = " ".join(
-            s.text.strip() for s in segments if s.no_speech_prob < NO_SPEECH_PROB
-        ).strip()
+        if not prompt:
+            # The cascaded pipeline's STT path: a short mel window and the vocabulary-biased
+            # second pass (vocabulary.stt.Transcriber), shared warm with the server.
+            text = self.models.transcriber(self.lexicon).transcribe(to_float(pcm16k)).raw
+        else:  # a transcription prompt: faster-whisper's own path takes it as initial_prompt
+            segments, _ = self.models.whisper().transcribe(
+                to_float(pcm16k), language="en", initial_prompt=prompt
+            )
+            text = " ".join(
+                s.text.strip() for s in segments if s.no_speech_prob < NO_SPEECH_PROB
+            ).strip()
         if text and self.lexicon is not None:
             from vocabulary import correct
 

@@ -50,6 +50,13 @@ def test_looks_unfinished():
     assert looks_unfinished("The medication I take is.")
     assert not looks_unfinished("I'd like to book an appointment with Doctor Patel.")
     assert not looks_unfinished("")
+    # a request verb with no object, whatever Whisper closed it with
+    assert looks_unfinished("I'd like to book.")
+    assert looks_unfinished("Can I see?")
+    assert looks_unfinished("Could you check.")
+    assert not looks_unfinished("Can I see it?")
+    assert not looks_unfinished("I need to cancel my appointment.")
+    assert not looks_unfinished("What do I need to do?")
 
 
 def test_knobs_from_settings(settings):

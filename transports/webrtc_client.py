@@ -20,6 +20,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 
+from transports import set_audio_jitter_prefetch
+
 RATE = 48000
 PTIME = 0.02
 SAMPLES = int(RATE * PTIME)
@@ -120,7 +122,20 @@ class EchoCaller:
         pipeline: str | None = None,
         request_data=None,
         data_channel: bool = True,
+        audio_prefetch: int = 1,
     ):
+        """Prepare the caller.
+
+        Args:
+            base_url: The Echo server, e.g. ``http://127.0.0.1:7860``.
+            pipeline: Pipeline variant to ask for (default: the server's).
+            request_data: Extra ``request_data`` for the offer.
+            data_channel: Open the ``echo`` data channel.
+            audio_prefetch: Packets the receiving jitter buffer holds before handing audio
+                on: 1 behaves like a browser's adaptive buffer on loopback (~20 ms); aiortc's
+                own default is 4 (80 ms). Received-audio times are taken after it.
+        """
+        self.audio_prefetch = audio_prefetch
         self.base_url = base_url.rstrip("/")
         self.pipeline = pipeline
         self.request_data = dict(request_data or {})
@@ -165,6 +180,7 @@ class EchoCaller:
                 self.connected.set()
 
         await self.pc.setLocalDescription(await self.pc.createOffer())
+        set_audio_jitter_prefetch(self, self.audio_prefetch)
         body = {"sdp": self.pc.localDescription.sdp, "type": self.pc.localDescription.type}
         if self.pipeline:
             body["request_data"] = {"pipeline": self.pipeline, **self.request_data}

@@ -1,0 +1,152 @@
+"""Speculative STT and smart-turn at the start of a pause (pipelines/speculation.py).
+
+Real Silero VAD, smart-turn v3 and faster-whisper on Piper speech, fed in real time.
+"""
+
+import numpy as np
+import pytest
+from pipecat.audio.vad.vad_analyzer import VADParams, VADState
+from pipecat.frames.frames import (
+    InputAudioRawFrame,
+    LLMContextFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.tests.utils import SleepFrame, run_test
+
+import providers
+from pipelines.cascaded import user_turn_params
+from pipelines.speculation import PauseSignallingSileroVAD, SpeculativeSmartTurnV3
+from providers.local import LocalModels
+
+RATE = 16000
+STEP = RATE // 50  # 20 ms
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(RATE * seconds), np.int16)
+
+
+def trim(pcm: np.ndarray, threshold: int = 200) -> np.ndarray:
+    """Speech without Piper's leading and trailing silence."""
+    voiced = np.nonzero(np.abs(pcm) > threshold)[0]
+    return pcm[voiced[0] : voiced[-1] + 1]
+
+
+class Listener:
+    def __init__(self):
+        self.events = []
+
+    async def on_speech_pause(self, silence_secs: float) -> None:
+        self.events.append(("pause", round(silence_secs, 3)))
+
+    async def on_speech_resume(self) -> None:
+        self.events.append(("resume", None))
+
+
+async def test_vad_announces_pauses_and_resumes(speak):
+    vad = PauseSignallingSileroVAD(
+        sample_rate=RATE,
+        params=VADParams(confidence=0.7, start_secs=0.2, stop_secs=0.2),
+        pause_secs=0.064,
+    )
+    vad.set_sample_rate(RATE)
+    listener = Listener()
+    vad.add_pause_listener(listener)
+    first = trim(speak("I'd like to book"))
+    second = trim(speak("an appointment with Doctor Patel."))
+    # a 130 ms gap (shorter than the 200 ms stop), then the end of the sentence and silence
+    pcm = np.concatenate([silence(0.3), first, silence(0.13), second, silence(0.6)])
+    states = []
+    for i in range(0, len(pcm) - STEP + 1, STEP):
+        states.append(await vad.analyze_audio(pcm[i : i + STEP].tobytes()))
+    assert states[-1] == VADState.QUIET
+    kinds = [kind for kind, _ in listener.events]
+    # Every pause is announced once; speech after it is a resume; the last pause ends in the stop.
+    assert kinds[-1] == "pause"
+    assert kinds.count("pause") == kinds.count("resume") + 1
+    assert "resume" in kinds, "the 120 ms gap inside the sentence must be a pause then a resume"
+    assert all(secs >= 0.064 for kind, secs in listener.events if kind == "pause")
+
+
+def build(settings, models, *, speculation: bool):
+    settings = settings.model_copy(update={"turn_speculation_secs": 0.064 if speculation else -1.0})
+    ctx = providers.ProviderContext(settings=settings, models=models, brain=None, lexicon=None)
+    stt = providers.select("stt", settings).create(ctx)
+    params = user_turn_params(settings, pause_listeners=[stt])
+    user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
+    (strategy,) = params.user_turn_strategies.stop
+    return stt, strategy._turn_analyzer, Pipeline([stt, user])
+
+
+def user_messages(frames) -> list[str]:
+    """The user messages of the last context the aggregator pushed."""
+    contexts = [f for f in frames if isinstance(f, LLMContextFrame)]
+    if not contexts:
+        return []
+    messages = contexts[-1].context.get_messages()
+    return [m["content"] for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+
+
+def frames_for(pcm: np.ndarray):
+    frames = []
+    for i in range(0, len(pcm), STEP):
+        chunk = pcm[i : i + STEP]
+        if len(chunk) < STEP:
+            chunk = np.concatenate([chunk, np.zeros(STEP - len(chunk), np.int16)])
+        frames += [
+            InputAudioRawFrame(audio=chunk.tobytes(), sample_rate=RATE, num_channels=1),
+            SleepFrame(0.02),
+        ]
+    return frames
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    from config import EchoSettings
+
+    return LocalModels(EchoSettings(data_dir=tmp_path_factory.mktemp("models")))
+
+
+@pytest.mark.slow
+async def test_transcript_and_verdict_computed_at_the_pause_are_used(settings, speak, models):
+    speech = speak("What time is it?")
+    pcm = np.concatenate([silence(0.4), speech, silence(1.5)])
+    stt, analyzer, pipeline = build(settings, models, speculation=True)
+    assert isinstance(analyzer, SpeculativeSmartTurnV3)
+    down, up = await run_test(pipeline, frames_to_send=frames_for(pcm))
+
+    (transcript,) = user_messages(down)
+    assert "time" in transcript.lower()
+    assert len([f for f in down if isinstance(f, UserStoppedSpeakingFrame)]) == 1
+    # The one speculation started at the pause became the transcript and the verdict.
+    assert stt.speculations >= 1 and stt.speculation_hits == 1
+    assert analyzer.speculations >= 1 and analyzer.hits == 1
+
+    # Same words as without speculation (the same audio transcribed at the VAD stop).
+    stt2, analyzer2, pipeline2 = build(settings, models, speculation=False)
+    down2, _ = await run_test(pipeline2, frames_to_send=frames_for(pcm))
+    (plain,) = user_messages(down2)
+    assert plain == transcript
+    assert stt2.speculations == 0 and not isinstance(analyzer2, SpeculativeSmartTurnV3)
+
+
+@pytest.mark.slow
+async def test_a_pause_the_user_talks_through_is_not_used(settings, speak, models):
+    first = trim(speak("I'd like to book"))
+    second = trim(speak("an appointment with Doctor Patel."))
+    # 130 ms gap: long enough to start a speculation, too short for the VAD to stop
+    pcm = np.concatenate([silence(0.4), first, silence(0.13), second, silence(1.5)])
+    stt, analyzer, pipeline = build(settings, models, speculation=True)
+    down, up = await run_test(pipeline, frames_to_send=frames_for(pcm))
+
+    stops = [f for f in up + down if isinstance(f, VADUserStoppedSpeakingFrame)]
+    assert stops, "the VAD stopped at the end"
+    (transcript,) = user_messages(down)
+    text = transcript.lower()
+    # The transcript covers the whole sentence, not the speculation made at the gap.
+    assert "book" in text and "appointment" in text and "patel" in text
+    assert stt.speculations >= 2 and stt.speculation_hits == 1

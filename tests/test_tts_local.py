@@ -1,0 +1,90 @@
+"""Local Piper TTS: first-clause split, phrase cache, fixed-phrase warm-up (real Piper voice)."""
+
+import numpy as np
+import pytest
+from pipecat.frames.frames import TTSAudioRawFrame, TTSSpeakFrame
+from pipecat.tests.utils import SleepFrame, run_test
+
+from clinic.brain import GREETING, fixed_phrases
+from providers.local import LocalModels, LocalPiperTTSService, PhraseCache, split_first_clause
+
+
+def test_split_first_clause():
+    assert split_first_clause("Doctor Patel has openings on Tuesday, at 9 AM and 2 PM.") == [
+        "Doctor Patel has openings on Tuesday,",
+        "at 9 AM and 2 PM.",
+    ]
+    # too short a head or tail: left whole
+    assert split_first_clause("Yes, please book it.") == ["Yes, please book it."]
+    assert split_first_clause("Okay, thanks.") == ["Okay, thanks."]
+    assert split_first_clause("What time is it?") == ["What time is it?"]
+    # the first usable boundary, a colon or dash counts; the words are all kept
+    text = "Great, which one: Tuesday at 9 AM, or Friday at noon?"
+    pieces = split_first_clause(text)
+    assert pieces == ["Great, which one:", "Tuesday at 9 AM, or Friday at noon?"]
+    assert " ".join(pieces) == text
+    assert split_first_clause("One thing - it is at the main clinic today.") == [
+        "One thing -",
+        "it is at the main clinic today.",
+    ]
+
+
+def test_phrase_cache_is_a_bounded_lru():
+    cache = PhraseCache(max_entries=2, max_chars=20)
+    cache.put("Okay.", b"\x01\x00")
+    cache.put("Sure.", b"\x02\x00")
+    assert cache.get("  Okay. ") == b"\x01\x00"  # whitespace-insensitive; Okay is now recent
+    cache.put("Hi!", b"\x03\x00")  # evicts Sure., the least recently used
+    assert cache.get("Sure.") is None and cache.get("Hi!") == b"\x03\x00"
+    cache.put("This sentence is much too long to cache.", b"\x04\x00")
+    assert len(cache) == 2
+    assert (cache.hits, cache.misses) == (2, 1)
+
+
+def test_fixed_phrases_are_whole_sentences_from_the_brain():
+    phrases = fixed_phrases()
+    assert "Is there anything else I can help with?" in phrases
+    assert "Hi, this is Echo, the clinic's appointment line." in phrases
+    assert all(p in GREETING for p in phrases if "Echo" in p)
+    assert all(p[0].isupper() and p[-1] in ".?!" for p in phrases)
+    assert not any("{" in p for p in phrases)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    from config import EchoSettings
+
+    return LocalModels(EchoSettings(data_dir=tmp_path_factory.mktemp("tts")))
+
+
+async def speak(models, text: str, *, split: bool = True) -> bytes:
+    tts = LocalPiperTTSService(
+        voice=models.piper(), voice_name="joe", phrases=models.phrases, split_clauses=split
+    )
+    down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(text), SleepFrame(0.5)])
+    return b"".join(f.audio for f in down if isinstance(f, TTSAudioRawFrame))
+
+
+async def test_cached_phrase_plays_the_same_audio(models):
+    text = "Okay, your appointment stays as it is."
+    before = models.phrases.hits
+    first = await speak(models, text)
+    second = await speak(models, text)
+    assert models.phrases.hits > before
+    assert first == second
+    assert np.abs(np.frombuffer(first, np.int16)).max() > 2000
+
+
+async def test_split_sentence_keeps_every_word_audible(models):
+    text = "Doctor Patel has openings on Tuesday, at nine and at two in the afternoon."
+    whole = np.frombuffer(await speak(models, text, split=False), np.int16)
+    split = np.frombuffer(await speak(models, text), np.int16)
+    # both halves are spoken: as long as the whole sentence, give or take the clause pause
+    assert abs(len(split) - len(whole)) / len(whole) < 0.25
+    assert np.abs(split).max() > 2000
+
+
+def test_warm_phrases_fills_the_cache(models):
+    count = models.warm_phrases(["Sure, what can I do for you?", "Okay."])
+    assert count >= 2
+    assert models.phrases.get("Sure, what can I do for you?") is not None
