@@ -5,11 +5,12 @@ Two sets:
 * ``short`` — the ten short prompts of the latency lab: five general questions and five
   clinic requests, each one breath long.
 * ``paused`` — requests with a natural mid-sentence pause (``I'd like to book … [400 ms]
-  … an appointment with Doctor Patel``): the whole sentence is synthesized in one go, so the
-  words before the pause keep their mid-sentence (non-final) intonation, then cut at the
-  quietest 10 ms near the word boundary (located from the phoneme count of the first part)
-  and the pause inserted there. A turn detector that ends the turn in the pause cuts the
-  user off.
+  … an appointment with Doctor Patel``): each part is synthesized on its own, the parts
+  before a pause ending in a comma so they keep a non-final (continuation) intonation, and
+  joined with the pause between them. (Until bench prompts v4 the whole sentence was
+  synthesized and cut near the estimated word boundary; the estimate sometimes split a word
+  — "book an ap… [pause] …pointment" — which no turn detector can be blamed for.) A turn
+  detector that ends the turn in the pause cuts the user off.
 
 Audio is synthesized once and cached as WAV under ``<cache_dir>`` (keyed by voice, text
 and pause), trimmed so the last sample is the end of speech: the bench dates "the end of
@@ -28,7 +29,6 @@ import numpy as np
 # Peak (int16) above which a 10 ms window counts as voiced (≈ −40 dBFS).
 VOICED_PEAK = 330
 WINDOW_SECS = 0.01
-SEARCH_SECS = 0.15  # how far from the phoneme-count estimate a pause may move
 
 
 @dataclass(frozen=True)
@@ -196,26 +196,6 @@ class PromptSynthesizer:
             self._voice = PiperVoice.load(path)
         return self._voice
 
-    def _boundaries(self, prompt: Prompt, pcm: np.ndarray, rate: int) -> list[int]:
-        """Sample indexes where the pauses go: the quietest 10 ms near each word boundary."""
-        voice = self._load()
-
-        def phonemes(text: str) -> int:
-            return sum(len(s) for s in voice.phonemize(text))
-
-        total = phonemes(prompt.text)
-        step, reach = int(rate * WINDOW_SECS), int(rate * SEARCH_SECS)
-        cuts = []
-        for k in range(1, len(prompt.parts)):
-            estimate = int(len(pcm) * phonemes(" ".join(prompt.parts[:k])) / total)
-            lo, hi = max(step, estimate - reach), min(len(pcm) - step, estimate + reach)
-            energy = {
-                i: float(np.mean(pcm[i - step // 2 : i + step // 2].astype(np.float64) ** 2))
-                for i in range(lo, hi, step // 2)
-            }
-            cuts.append(min(energy, key=energy.get))
-        return cuts
-
     def _speak(self, text: str) -> tuple[np.ndarray, int]:
         voice = self._load()
         rate = voice.config.sample_rate
@@ -224,7 +204,7 @@ class PromptSynthesizer:
 
     def cache_path(self, prompt: Prompt) -> Path:
         """Where a prompt's WAV is cached."""
-        key = f"v2|{self.voice_name}|{'|'.join(prompt.parts)}|{prompt.pause_secs:.3f}"
+        key = f"v4|{self.voice_name}|{'|'.join(prompt.parts)}|{prompt.pause_secs:.3f}"
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         return self.cache_dir / f"{prompt.id}-{digest}.wav"
 
@@ -234,13 +214,18 @@ class PromptSynthesizer:
         if path.exists():
             pcm, rate = read_wav(path)
             return PromptAudio(prompt, pcm, rate)
-        pcm, rate = self._speak(prompt.text)
         if prompt.paused:
-            pieces, start = [], 0
-            for cut in self._boundaries(prompt, pcm, rate):
-                pieces += [pcm[start:cut], np.zeros(int(rate * prompt.pause_secs), np.int16)]
-                start = cut
-            pcm = np.concatenate([*pieces, pcm[start:]])
+            pieces = []
+            for k, part in enumerate(prompt.parts):
+                last = k == len(prompt.parts) - 1
+                text = part if last or part.endswith((",", ".", "?", "!")) else part + ","
+                piece, rate = self._speak(text)
+                pieces.append(piece)
+                if not last:
+                    pieces.append(np.zeros(int(rate * prompt.pause_secs), np.int16))
+            pcm = np.concatenate(pieces)
+        else:
+            pcm, rate = self._speak(prompt.text)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         write_wav(path, pcm, rate)
         return PromptAudio(prompt, pcm, rate)
