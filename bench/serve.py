@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from config import EchoSettings
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"bench.serve: {e}", file=sys.stderr)
         return 2
-    logs.configure(verbose=False)
+    # ECHO_BENCH_DEBUG=1: DEBUG logs (still scrubbed of transcripts) in <out>/<system>.log
+    logs.configure(verbose=os.environ.get("ECHO_BENCH_DEBUG") == "1")
     settings = settings_class()(**{**overrides, "host": "127.0.0.1", "port": args.port})
     app = server.create_app(settings)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

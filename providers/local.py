@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
+import numpy as np
 from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.piper.tts import PiperTTSSettings
@@ -100,9 +101,29 @@ class PhraseCache:
             return len(self._entries)
 
 
+def trim_silence(
+    pcm: bytes, rate: int, *, lead_ms: float = 10, tail_ms: float = 150, threshold: int = 100
+) -> bytes:
+    """Cut Piper's leading and trailing silence down to ``lead_ms`` / ``tail_ms``.
+
+    Silence is what is not louder than ``threshold`` before the first and after the last
+    loud sample. Piper starts every sentence with 40–60 ms of silence (the caller waits for
+    it) and ends it with 150–250 ms; between a clause and the rest of its sentence that is a
+    long gap.
+    """
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    if len(loud) == 0:
+        return pcm
+    start = max(0, int(loud[0]) - int(rate * lead_ms / 1000))
+    end = min(len(samples), int(loud[-1]) + 1 + int(rate * tail_ms / 1000))
+    return samples[start:end].tobytes()
+
+
 def synthesize_pcm(voice: Any, text: str) -> bytes:
-    """All of Piper's 16-bit PCM for ``text`` (blocking)."""
-    return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
+    """Piper's 16-bit PCM for ``text`` with its silences trimmed (blocking)."""
+    pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
+    return trim_silence(pcm, voice.config.sample_rate)
 
 
 class LocalModels:
@@ -234,17 +255,11 @@ class LocalPiperTTSService(TTSService):
         if self._phrases is not None and (pcm := self._phrases.get(piece)) is not None:
             yield pcm
             return
-        chunks = iter(self._voice.synthesize(piece))
-
-        def next_chunk():
-            return next(chunks, None)
-
-        kept: list[bytes] = []
-        while (chunk := await asyncio.to_thread(next_chunk)) is not None:
-            kept.append(chunk.audio_int16_bytes)
-            yield chunk.audio_int16_bytes
+        # A piece is a sentence or a clause: Piper renders it in one go anyway.
+        pcm = await asyncio.to_thread(synthesize_pcm, self._voice, piece)
         if self._phrases is not None:
-            self._phrases.put(piece, b"".join(kept))
+            self._phrases.put(piece, pcm)
+        yield pcm
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Synthesize ``text`` off the event loop: first clause first, cached phrases free."""

@@ -424,7 +424,9 @@ class RealtimeConnection:
         keep_ms = self.turn_detection.get("prefix_padding_ms", 300) + 200
         excess = len(self.buffer) - keep_ms * BYTES_PER_MS
         if excess > 0:
-            excess -= excess % 2
+            # whole milliseconds only: buffer_start_ms must stay exact, or the turn's audio
+            # slice drifts a little on every trim (tens of ms per second of silence)
+            excess -= excess % BYTES_PER_MS
             del self.buffer[:excess]
             self.buffer_start_ms += excess // BYTES_PER_MS
 
@@ -470,6 +472,12 @@ class RealtimeConnection:
         a = (start_ms - self.buffer_start_ms) * BYTES_PER_MS
         b = max(a, (at_ms - self.buffer_start_ms) * BYTES_PER_MS)
         audio = bytes(self.buffer[a:b])
+        buffered_ms = len(self.buffer) // BYTES_PER_MS
+        logger.debug(
+            f"realtime {self.id}: turn {start_ms}–{at_ms} ms (speech from {self.speech_start_ms}),"
+            f" buffer {self.buffer_start_ms}–{self.buffer_start_ms + buffered_ms} ms,"
+            f" now {self.now_ms} ms"
+        )
         del self.buffer[:b]
         self.buffer_start_ms += b // BYTES_PER_MS
         self.turn_item_id = None

@@ -517,3 +517,39 @@ async def test_interrupt_response_off_answers_after_the_current_response(rt_serv
         # The turn got its own answer once the greeting was done.
         assert second[-1]["response"]["status"] == "completed"
         assert second[-1]["response"]["output"][0]["name"] == "list_my_appointments"
+
+
+async def test_long_silence_in_odd_chunks_keeps_the_first_word(rt_server, speak):
+    """Trimming silence in chunks that are not whole milliseconds must not shift the turn.
+
+    Before the fix the buffer's start time lost up to a millisecond on every trim, so after
+    some seconds of silence the committed turn began a word or two late.
+    """
+    ws, client = await open_client(rt_server)
+    async with ws:
+        await configure(client)
+        # 12 s of silence in 20.02 ms chunks (481 samples), as a resampler may produce
+        await client.append(np.zeros(RATE * 12, np.int16), chunk=481)
+        await client.append(turn_audio(speak, "Tell me a joke."), chunk=481)
+        events = await client.until("conversation.item.input_audio_transcription.completed")
+        heard = events[-1]["transcript"].lower()
+        assert heard.startswith("tell"), heard
+
+
+async def test_every_turn_of_a_conversation_keeps_its_first_word(rt_server, speak):
+    """Turn after turn (each answered in audio), the committed audio starts at the speech."""
+    ws, client = await open_client(rt_server)
+    async with ws:
+        await configure(client)
+        for text, first in [
+            ("Tell me a joke.", "tell"),
+            ("What appointments do I have?", "what"),
+            ("Is Doctor Nguyen free on Friday morning?", "is"),
+            ("Thank you, that's all.", "thank"),
+        ]:
+            await client.append(turn_audio(speak, text), chunk=481)
+            events = await client.until("conversation.item.input_audio_transcription.completed")
+            heard = events[-1]["transcript"].lower()
+            assert heard.startswith(first), (text, heard)
+            await client.until("response.done")
+            await client.append(np.zeros(RATE * 3, np.int16), chunk=481)  # the bot talks

@@ -6,7 +6,13 @@ from pipecat.frames.frames import TTSAudioRawFrame, TTSSpeakFrame
 from pipecat.tests.utils import SleepFrame, run_test
 
 from clinic.brain import GREETING, fixed_phrases
-from providers.local import LocalModels, LocalPiperTTSService, PhraseCache, split_first_clause
+from providers.local import (
+    LocalModels,
+    LocalPiperTTSService,
+    PhraseCache,
+    split_first_clause,
+    trim_silence,
+)
 
 
 def test_split_first_clause():
@@ -27,6 +33,19 @@ def test_split_first_clause():
         "One thing -",
         "it is at the main clinic today.",
     ]
+
+
+def test_trim_silence_keeps_the_speech_and_a_little_silence():
+    rate = 22050
+    tone = (3000 * np.sin(np.arange(int(rate * 0.3)) * 0.2)).astype(np.int16)
+    pcm = np.concatenate(
+        [np.zeros(int(rate * 0.06), np.int16), tone, np.zeros(rate // 4, np.int16)]
+    )
+    out = np.frombuffer(trim_silence(pcm.tobytes(), rate), np.int16)
+    first = int(np.flatnonzero(np.abs(out) > 100)[0])
+    assert abs(first - rate * 0.01) <= 2  # 10 ms kept before the speech
+    assert abs(len(out) - int(rate * 0.46)) <= 3  # 10 ms + 300 ms + 150 ms
+    assert trim_silence(bytes(400), rate) == bytes(400)  # all silence: left alone
 
 
 def test_phrase_cache_is_a_bounded_lru():
@@ -72,7 +91,10 @@ async def test_cached_phrase_plays_the_same_audio(models):
     second = await speak(models, text)
     assert models.phrases.hits > before
     assert first == second
-    assert np.abs(np.frombuffer(first, np.int16)).max() > 2000
+    samples = np.frombuffer(first, np.int16)
+    assert np.abs(samples).max() > 2000
+    # Piper's ~50 ms of leading silence is gone: the voice starts within 15 ms (24 kHz out)
+    assert np.flatnonzero(np.abs(samples) > 500)[0] < 24000 * 0.015
 
 
 async def test_split_sentence_keeps_every_word_audible(models):
