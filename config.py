@@ -101,6 +101,9 @@ class EchoSettings(BaseSettings):
     turn_unfinished_hold_secs: float = 1.0  # silence to wait when text stops mid-clause
     turn_question_silence_secs: float = 0.3  # a "?" turn smart-turn calls unfinished
     turn_min_silence_secs: float = 0.0
+    # smart-turn "complete" below this probability on a statement waits the hold (1.0 s)
+    turn_uncertain_below: float = 0.85
+    turn_uncertain_hold_secs: float = 1.0
     # Audio packets aiortc's jitter buffer holds before handing one on (aiortc: 4 = 80 ms);
     # 1 suits loopback and LANs (transports.set_audio_jitter_prefetch).
     webrtc_audio_prefetch: int = 1

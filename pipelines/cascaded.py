@@ -106,6 +106,8 @@ def user_turn_params(
                 min_silence_secs=knobs.min_silence_secs,
                 unfinished_hold_secs=knobs.unfinished_hold_secs,
                 question_silence_secs=knobs.question_silence_secs,
+                uncertain_below=knobs.uncertain_below,
+                uncertain_hold_secs=knobs.uncertain_hold_secs,
             )
         ]
     else:

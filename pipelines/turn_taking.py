@@ -1,7 +1,7 @@
 """Echo's end-of-turn decision: smart-turn v3, safe with segmented STT, with silence holds.
 
 :class:`EchoTurnStopStrategy` is Pipecat's ``TurnAnalyzerUserTurnStopStrategy`` (smart-turn
-decides, a transcript is required) with three changes:
+decides, a transcript is required) with these changes:
 
 * **Every segment's transcript.** A segmented STT (Whisper) transcribes each VAD segment
   after it ends. When the user pauses and goes on, the first segment's transcript can land
@@ -19,6 +19,10 @@ decides, a transcript is required) with three changes:
   transcript ends with "?", the turn ends once ``question_silence_secs`` of silence have
   passed, instead of after smart-turn's own fallback (``smart_turn_fallback_secs``, 3 s in
   Pipecat): smart-turn v3 often hears a complete question as unfinished.
+* **An unsure statement waits.** Smart-turn v3 gives real sentence ends p ≥ 0.9; when it
+  calls a statement (no "?") complete with less than ``uncertain_below`` (0.85), the end of
+  turn waits ``uncertain_hold_secs`` of silence like unfinished text ("My appointment on
+  Monday," [pause] "I need to cancel it." scored 0.68–0.80).
 * **Minimum silence.** Optionally every end of turn waits for ``min_silence_secs`` of
   silence after the end of speech (0 = smart-turn alone decides).
 
@@ -114,6 +118,8 @@ class TurnTaking:
     unfinished_hold_secs: float = 1.0
     question_silence_secs: float = 0.3  # 0: a "?" does not override smart-turn
     speculation_secs: float = 0.064  # < 0: no speculative STT/smart-turn at the pause
+    uncertain_below: float = 0.85  # smart-turn "complete" below this probability is unsure
+    uncertain_hold_secs: float = 1.0  # silence an unsure statement waits for (0: off)
 
     @classmethod
     def from_settings(cls, settings: Any) -> TurnTaking:
@@ -129,6 +135,8 @@ class TurnTaking:
             "unfinished_hold_secs": "turn_unfinished_hold_secs",
             "question_silence_secs": "turn_question_silence_secs",
             "speculation_secs": "turn_speculation_secs",
+            "uncertain_below": "turn_uncertain_below",
+            "uncertain_hold_secs": "turn_uncertain_hold_secs",
         }
         return cls(
             **{
@@ -147,6 +155,8 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         min_silence_secs: float = 0.0,
         unfinished_hold_secs: float = 0.0,
         question_silence_secs: float = 0.0,
+        uncertain_below: float = 0.0,
+        uncertain_hold_secs: float = 0.0,
         clock=time.time,
         **kwargs,
     ):
@@ -157,6 +167,9 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             unfinished_hold_secs: Silence an unfinished-looking transcript waits for.
             question_silence_secs: Silence after which a transcript ending in "?" ends a
                 turn smart-turn called unfinished (0: never).
+            uncertain_below: Smart-turn probability of "complete" under which a statement
+                (not a "?") is an unsure end of turn.
+            uncertain_hold_secs: Silence an unsure end of turn waits for (0: none).
             clock: Wall clock in seconds, the clock of ``VADUserStoppedSpeakingFrame``.
             **kwargs: ``turn_analyzer=...`` and the rest of
                 ``TurnAnalyzerUserTurnStopStrategy``'s arguments.
@@ -165,6 +178,9 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._min_silence = min_silence_secs
         self._unfinished_hold = unfinished_hold_secs
         self._question_silence = question_silence_secs
+        self._uncertain_below = uncertain_below
+        self._uncertain_hold = uncertain_hold_secs
+        self._probability: float | None = None  # smart-turn's last P(complete) this turn
         self._overruled = False  # this end of turn comes from the "?" rule
         self._clock = clock
         self._pending_segments = 0
@@ -183,6 +199,7 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def _discard_pending_end_of_turn(self):
         self._overruled = False
+        self._probability = None
         await self._cancel_hold()
         await super()._discard_pending_end_of_turn()
 
@@ -195,6 +212,10 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._pending_segments += 1
         self._speech_end = frame.timestamp - frame.stop_secs
         await super()._handle_vad_user_stopped_speaking(frame)
+
+    async def _handle_prediction_result(self, result):
+        self._probability = getattr(result, "probability", None)
+        await super()._handle_prediction_result(result)
 
     async def _handle_transcription(self, frame: TranscriptionFrame):
         if frame.finalized and self._pending_segments > 0:
@@ -221,7 +242,18 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             need = max(need, self._unfinished_hold)
         elif self._overruled:
             need = max(need, self._question_silence)
+        elif self._unsure():
+            need = max(need, self._uncertain_hold)
         return need
+
+    def _unsure(self) -> bool:
+        """Smart-turn said complete, but not confidently, about a statement."""
+        return (
+            self._uncertain_hold > 0
+            and self._probability is not None
+            and self._probability < self._uncertain_below
+            and not self._text.rstrip().endswith("?")
+        )
 
     async def _maybe_trigger_user_turn_stopped(self):
         if not self._turn_complete:

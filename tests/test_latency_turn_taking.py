@@ -195,9 +195,10 @@ async def test_unfinished_transcript_waits_for_the_hold(speak):
 class FixedVerdict(BaseTurnAnalyzer):
     """A turn analyzer whose verdict the test sets (the model's output is the input here)."""
 
-    def __init__(self, complete: bool):
+    def __init__(self, complete: bool, probability: float | None = None):
         super().__init__(sample_rate=RATE)
         self.complete = complete
+        self.probability = probability
 
     @property
     def speech_triggered(self) -> bool:
@@ -211,7 +212,18 @@ class FixedVerdict(BaseTurnAnalyzer):
         return EndOfTurnState.INCOMPLETE
 
     async def analyze_end_of_turn(self):
-        return (EndOfTurnState.COMPLETE if self.complete else EndOfTurnState.INCOMPLETE), None
+        from pipecat.metrics.metrics import TurnMetricsData
+
+        state = EndOfTurnState.COMPLETE if self.complete else EndOfTurnState.INCOMPLETE
+        if self.probability is None:
+            return state, None
+        metrics = TurnMetricsData(
+            processor="fixed",
+            is_complete=self.complete,
+            probability=self.probability,
+            e2e_processing_time_ms=1.0,
+        )
+        return state, metrics
 
     def clear(self):
         pass
@@ -220,8 +232,9 @@ class FixedVerdict(BaseTurnAnalyzer):
 class Driver:
     """An EchoTurnStopStrategy set up on its own, fed frames, its turn ends recorded."""
 
-    def __init__(self, *, complete: bool, **knobs):
-        self.strategy = EchoTurnStopStrategy(turn_analyzer=FixedVerdict(complete), **knobs)
+    def __init__(self, *, complete: bool, probability: float | None = None, **knobs):
+        analyzer = FixedVerdict(complete, probability)
+        self.strategy = EchoTurnStopStrategy(turn_analyzer=analyzer, **knobs)
         self.stopped: list[float] = []
 
     async def start(self):
@@ -313,3 +326,25 @@ async def test_min_silence_holds_every_turn():
         assert len(d.stopped) == 1 and d.stopped[0] - sent >= 0.2
     finally:
         await d.close()
+
+
+async def test_an_unsure_complete_statement_waits_but_a_question_does_not():
+    knobs = {"uncertain_below": 0.85, "uncertain_hold_secs": 0.4}
+    d = await Driver(complete=True, probability=0.75, **knobs).start()
+    try:
+        await d.send(VADUserStartedSpeakingFrame(), speech_stopped())
+        await d.send(transcript("My appointment on Monday."))
+        assert d.stopped == [] and d.strategy.required_silence() == 0.4
+        await d.send(VADUserStartedSpeakingFrame())  # the user goes on
+        await asyncio.sleep(0.4)
+        assert d.stopped == []
+    finally:
+        await d.close()
+    for text, probability in [("What appointments do I have?", 0.75), ("Tell me a joke.", 0.95)]:
+        sure = await Driver(complete=True, probability=probability, **knobs).start()
+        try:
+            await sure.send(VADUserStartedSpeakingFrame(), speech_stopped())
+            await sure.send(transcript(text))
+            assert len(sure.stopped) == 1, text  # at once: a question, or a sure statement
+        finally:
+            await sure.close()
