@@ -87,6 +87,9 @@ class EchoSettings(BaseSettings):
     # Mel window Whisper decodes short utterances in (Whisper's own is 30 s): 10 s measured
     # 128 ms vs 394 ms per utterance at a small accuracy cost (docs/vocabulary.md).
     whisper_pad_seconds: float = 10.0
+    # speech end → transcript p99 (VAD silence + STT) the end-of-turn safety net waits for when
+    # a segment brings no transcript (Pipecat's default: 1.0 s)
+    whisper_ttfs_p99_secs: float = 0.7
     whisper_biasing: bool = True  # second, hotword-biased pass with the vocabulary's candidates
     piper_voice: str = "en_US-joe-medium"
     tts_split_clauses: bool = True  # synthesize a sentence's first clause on its own

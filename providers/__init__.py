@@ -54,7 +54,10 @@ class ProviderSpec:
 def _whisper(ctx: ProviderContext):
     from providers.whisper_stt import EchoWhisperSTTService
 
-    return EchoWhisperSTTService(transcriber=ctx.models.transcriber(ctx.lexicon))
+    return EchoWhisperSTTService(
+        transcriber=ctx.models.transcriber(ctx.lexicon),
+        ttfs_p99_latency=ctx.settings.whisper_ttfs_p99_secs,
+    )
 
 
 def _deepgram(ctx: ProviderContext):
