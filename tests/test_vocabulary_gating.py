@@ -188,3 +188,73 @@ def test_transcribe_reports_its_checks(transcriber, spoken):
     assert "Patel" in result.text
     assert isinstance(result.checks, list)
     assert result.to_dict()["checks"] == result.checks
+
+
+# --- second pass: plausibility, settled spans, forced prefix, missed candidates ------------
+
+
+def test_second_pass_plausibility_compares_letters_not_words():
+    from vocabulary.stt import plausible_second_pass
+
+    first = "Dr. Kolske prescribed me at or rest that in last month."
+    # One word for the five the first pass heard: same utterance.
+    assert plausible_second_pass(first, "Dr. Kowalski prescribed me atorvastatin last month.")
+    # Cut short, or looping: not the same utterance.
+    assert not plausible_second_pass(first, "Dr. Kowalski.")
+    assert not plausible_second_pass(first, "last month last month last month last month.")
+    assert not plausible_second_pass(first, "")
+
+
+def test_a_span_the_corrector_settles_needs_no_second_pass():
+    from vocabulary.correction import Candidate
+    from vocabulary.stt import _settled
+
+    found = [
+        Candidate("gabapentin", "medication", 0.98, 18, 29, False),
+        Candidate("Dr. Ibrahim", "provider", 0.9, 4, 10, False),
+    ]
+    fixed = correct("Dr. Ebramp sent my Gaba Penton refill.", Lexicon.load(DEFAULT_VOCABULARY))
+    by_term = {c.term: c for c in fixed.changes}
+    assert by_term["gabapentin"].score >= 0.9
+    assert _settled(found[0], found, fixed.changes)
+    # A name is always checked against the audio, whatever the corrector makes of it.
+    assert not _settled(found[1], found, fixed.changes)
+
+
+def test_put_back_and_apply_changes():
+    from vocabulary.correction import apply_changes
+    from vocabulary.stt import _put_back
+
+    assert _put_back("I take metformin daily.", 7, 16, "met for men") == (
+        "I take met for men daily."
+    )
+    assert _put_back("I take metformin daily.", 7, 16, "") == "I take daily."
+    result = correct(
+        "Can you refill my met for men prescription?", Lexicon.load(DEFAULT_VOCABULARY)
+    )
+    assert apply_changes(result.raw, result.changes) == result.text
+
+
+@pytest.mark.slow
+def test_second_pass_keeps_the_forced_prefix(transcriber, spoken):
+    audio = load_wav(spoken / "patel.wav")
+    encoded, _ = _encoded(transcriber, audio)
+    first, tokens = transcriber._decode(encoded, 1, None)
+    cut = first.index(" ", first.index("see"))  # "Can I see| Dr. ..."
+    prefix = transcriber._prefix_tokens(tokens, first, cut)
+    assert transcriber._tokenizer.decode(prefix).strip() == first[:cut]
+    second, _ = transcriber._decode(encoded, 1, "Dr. Patel.", 20, prefix)
+    assert second.startswith(first[:cut])
+    assert "Patel" in second
+
+
+@pytest.mark.slow
+def test_strong_candidate_the_biased_pass_missed_is_checked(transcriber, spoken):
+    audio = load_wav(spoken / "patel.wav")
+    encoded, frames = _encoded(transcriber, audio)
+    heard = "Can I see Dr. Petal this week?"
+    checks: list[dict] = []
+    out = transcriber.rescore_rivals(encoded, frames, heard, heard, checks)
+    assert out == "Can I see Dr. Patel this week?"
+    assert checks[0]["term"] == "Dr. Patel" and checks[0]["chosen"] == "Dr. Patel"
+    assert checks[0]["heard"] == "Petal"

@@ -58,6 +58,10 @@ _BARRIER_MIN_LEN = 6  # single-word cues at least this long are never part of a 
 # of it is not made: when two terms fit the sound about equally, guessing one invents a
 # term about half the time, and leaving the words as heard invents none.
 AMBIGUITY_MARGIN = 0.08
+# Liberal search (biasing candidates): sound similarity an uncued run of ordinary words
+# needs, and a run of ordinary words after "his doctor"/"the doctor".
+LIBERAL_UNCUED_SOUND = 0.72
+LIBERAL_WEAK_TITLE_SOUND = 0.88
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,14 @@ class _Analysis:
             elif "." in gap and len(self.tokens[k].norm) > 1 and self.norms[k] not in TITLE_WORDS:
                 self.breaks[k] = True
         self.titles = [self._is_title(k) for k in range(n)]
+        # "doctor" after a determiner ("his doctor"): often a misheard "is Doctor"; only
+        # the liberal candidate search (for biasing, checked against the audio) uses it.
+        self.weak_titles = [
+            self.norms[k] in TITLE_WORDS
+            and not self.titles[k]
+            and (k + 1 >= n or "," not in text[self.tokens[k].end : self.tokens[k + 1].start])
+            for k in range(n)
+        ]
         # A title right before a name slot: "Dr." or "Doctor" not set off by a comma.
         self.strong_titles = [
             self.titles[k] and "," not in text[self.tokens[k].end : self.tokens[k + 1].start]
@@ -253,8 +265,7 @@ class _Analysis:
         As read, spelled out (acronyms), and without a first consonant that the previous
         word ends with ("of foam perzole" → "omeprazole").
         """
-        joined = "".join(self.norms[i:j])
-        key = phonetic_key(joined)
+        key = phonetic_key(" ".join(self.norms[i:j]))
         keys = [key]
         if any(t.acronym for t in self.tokens[i:j]):
             lettered = "".join(
@@ -313,7 +324,8 @@ def _fuzzy_matches(an: _Analysis, floor: float, liberal: bool = False) -> list[_
     out: list[_Match] = []
     categories = lex.categories
     for i in range(n):
-        name_slot = i > 0 and an.strong_titles[i - 1]
+        weak_slot = liberal and i > 0 and an.weak_titles[i - 1]
+        name_slot = i > 0 and an.strong_titles[i - 1] or weak_slot
         for j in range(i + 1, min(n, i + MAX_SPAN) + 1):
             if not an.span_ok(i, j):
                 break  # longer spans from i would contain the same obstacle
@@ -321,14 +333,23 @@ def _fuzzy_matches(an: _Analysis, floor: float, liberal: bool = False) -> list[_
             all_common = all(an.common[i:j])
             # Which categories this span may stand for, and the cue for each.
             cues = {cat: an.cue(cat, i, j) for cat in categories}
+            if weak_slot and not cues.get("provider"):
+                cues["provider"] = an.tokens[i - 1].raw
+            # Liberal search only: a run of several ordinary words with no cue may still
+            # be a misheard term ("listen opera"), if it sounds very much like one.
+            uncued = False
             if all_common:
                 # Grammatical words alone are never a term ("in the"); after a title a run
                 # of them may be a misheard name ("Doctor or do your"), one alone is not.
-                if all(w in FUNCTION_WORDS for w in words) and (not name_slot or j - i == 1):
+                function_only = all(w in FUNCTION_WORDS for w in words)
+                if function_only and (not name_slot or j - i == 1):
                     continue
                 allowed = {cat for cat, cue in cues.items() if cue}
                 if name_slot:
                     allowed.add("provider")
+                if not allowed and liberal and j - i >= 2 and not function_only:
+                    allowed = set(categories) - {"provider"}
+                    uncued = True
                 if not allowed:
                     continue
             else:
@@ -354,6 +375,10 @@ def _fuzzy_matches(an: _Analysis, floor: float, liberal: bool = False) -> list[_
                 continue
             key_weights = [key_weight(k) for k in keys]
             span_weight = key_weights[0]
+            if uncued and span_weight < SHORT_KEY:
+                continue  # no cue anywhere: too short to stand for any term
+            # The edit distance may stop early below the lowest similarity that can count.
+            sound_floor = max(floor, LIBERAL_UNCUED_SOUND - 0.01) if uncued else floor
             joined = "".join(words)
             common_min = COMMON_MIN_ONE if j - i == 1 else COMMON_MIN_MULTI
             # Without a cue, the odd words must carry most of the span ("feel dizzy when"
@@ -369,14 +394,18 @@ def _fuzzy_matches(an: _Analysis, floor: float, liberal: bool = False) -> list[_
                     continue
                 form_weight = lex.form_weights[fid]
                 cue = cues.get(term.category)
-                if not cue and (min(span_weight, form_weight) < SHORT_KEY or not mostly_odd):
+                if not cue and (
+                    min(span_weight, form_weight) < SHORT_KEY or not (mostly_odd or uncued)
+                ):
                     continue
                 sound = max(
-                    key_similarity(a, b, floor, wa, wb)
+                    key_similarity(a, b, sound_floor, wa, wb)
                     for a, wa in zip(keys, key_weights, strict=True)
                     for b, wb in zip(form.keys, lex.key_weights[fid], strict=True)
                 )
-                if sound <= floor:
+                if sound <= floor or (uncued and sound < LIBERAL_UNCUED_SOUND):
+                    continue
+                if weak_slot and all_common and sound < LIBERAL_WEAK_TITLE_SOUND:
                     continue
                 provider_slot = name_slot and term.category == "provider"
                 if all_common and not liberal and not provider_slot and sound < common_min:
@@ -503,10 +532,15 @@ def correct(text: str, lexicon: Lexicon, *, threshold: float = DEFAULT_THRESHOLD
         changes.append(
             Change(start, end, raw, replacement, term.text, term.category, m.score, m.reason)
         )
+    return Correction(text, apply_changes(text, changes), changes)
+
+
+def apply_changes(text: str, changes: list[Change]) -> str:
+    """``text`` with non-overlapping ``changes`` (offsets into ``text``) applied."""
     out = text
-    for change in reversed(changes):
+    for change in sorted(changes, key=lambda c: c.start, reverse=True):
         out = out[: change.start] + change.replacement + out[change.end :]
-    return Correction(text, out, changes)
+    return out
 
 
 def find_terms(text: str, lexicon: Lexicon) -> list[str]:

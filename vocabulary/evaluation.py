@@ -208,6 +208,7 @@ def evaluate(
                 "baseline": baseline,
                 "first_pass": result.first_pass,
                 "hotwords": result.hotwords,
+                "second_pass": getattr(result, "second_pass", None),
                 "checks": list(getattr(result, "checks", None) or []),
                 "raw": result.raw,
                 "text": result.text,

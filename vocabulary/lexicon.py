@@ -543,8 +543,7 @@ def _parse_entry(entry, source: str, key: str) -> tuple[str, list[str], list[str
 
 
 def _form_keys(words: list[Token]) -> tuple[str, ...]:
-    joined = "".join(w.norm for w in words)
-    keys = [phonetic_key(joined)]
+    keys = [phonetic_key(" ".join(w.norm for w in words))]
     if any(w.acronym for w in words):
         lettered = "".join(spell_letters(w.norm) if w.acronym else w.norm for w in words)
         keys.append(phonetic_key(lettered))

@@ -16,6 +16,8 @@ nasals, liquids and vowels are cheap to swap; vowels and "h" are cheap to drop),
 
 from __future__ import annotations
 
+import re
+
 VOWEL = "a"
 _VOWEL_LETTERS = frozenset("aeiou")
 
@@ -86,6 +88,9 @@ def _is_vowel(word: str, i: int) -> bool:
     return False
 
 
+_SILENT_T = re.compile(r"(?<=[aeiou])st(?=(?:en|le)s?\b)")
+
+
 def phonetic_key(text: str) -> str:
     """Sound key of a word or of several words said together (spaces are ignored).
 
@@ -97,7 +102,9 @@ def phonetic_key(text: str) -> str:
         The key, e.g. ``phonetic_key("metformin") == phonetic_key("met for men")``.
 
     """
-    word = "".join(ch for ch in spell_digits(text.lower()) if "a" <= ch <= "z")
+    # A silent "t" in "-sten"/"-stle" at the end of a word ("listen", "castle").
+    text = _SILENT_T.sub("s", text.lower())
+    word = "".join(ch for ch in spell_digits(text) if "a" <= ch <= "z")
     if not word:
         return ""
     # Silent or folded beginnings.

@@ -5,17 +5,22 @@
 1. log-mel features, padded only to ``pad_seconds`` (Whisper's own window is 30 s; an
    utterance of a few seconds decodes much faster in a shorter window) — longer audio
    falls back to the 30 s window, and audio over 30 s to faster-whisper's long-form path;
-2. the encoder runs once; a first decoding pass gives the plain transcript;
+2. the encoder runs once; a greedy first decoding pass gives the plain transcript;
 3. with ``biasing`` and a lexicon, the terms the first pass may contain (exact or
-   sound-alike, :func:`vocabulary.candidates`) become hotwords for a second decoding pass
-   over the same encoder output — only when the first pass suggests a term that is not
-   already spelled right. Whisper picks among close hotwords almost at random, so a term
-   the biased pass wrote (and the first pass did not) is rescored against its rivals of
-   the same category by forced alignment (the decoder's log-probability of the whole
-   sentence with each rival in its place), and the most likely one is kept;
+   sound-alike, :func:`vocabulary.candidates`) become hotwords for a second, greedy
+   decoding pass over the same encoder output. It runs only when a doubtful span is left
+   that the corrector does not settle on its own, and it keeps the first pass's words
+   before the first doubtful span as a forced prefix (they are not decoded again).
+   Whisper picks among close hotwords almost at random and sometimes writes a hotword
+   that was not said, so every term the biased pass wrote (and the first pass did not),
+   and every strong first-pass candidate it did not write, is checked against the audio
+   by forced alignment (the decoder's log-probability of the whole sentence with the
+   term, with each rival in its place, and with the words heard there), all in one
+   batch; a term is kept only if it clearly beats both the words heard and its rivals;
 4. the vocabulary corrector maps what is still misheard to vocabulary terms.
 
-The result keeps every stage (first pass, biased pass, corrected text, changes, timings).
+The result keeps every stage (first pass, biased pass, corrected text, changes, checks,
+timings).
 """
 
 from __future__ import annotations
@@ -31,14 +36,16 @@ import numpy as np
 
 from vocabulary.correction import (
     DEFAULT_THRESHOLD,
+    Candidate,
     Change,
+    apply_changes,
     candidates,
     correct,
     find_terms,
     term_spans,
 )
-from vocabulary.lexicon import Lexicon
-from vocabulary.phonetic import key_similarity, key_weight
+from vocabulary.lexicon import Lexicon, normalize_words
+from vocabulary.phonetic import key_similarity, key_weight, phonetic_key
 
 SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100
@@ -47,13 +54,25 @@ WHISPER_WINDOW = 30.0
 BIAS_FLOOR = 0.6
 BIAS_LIMIT = 6
 BIAS_MARGIN = 0.2  # rivals for the same words within this score of the best go in too
-MAX_RIVALS = 3  # other same-category candidates a biased-pass term is rescored against
+RESCORE_POOL = 12  # candidates of each pass the audio check draws rivals from
+MAX_RIVALS = 2  # other same-category candidates a biased-pass term is rescored against
 # A term the biased pass introduced must make the sentence this much likelier (natural log,
 # decoder primed with the names in question) than the words the first pass heard there.
 GATE_LOGPROB = 1.0
+# ... by this much when the first pass heard only ordinary words there ("met four men").
+# Kept at the same 1 nat: on the calibration sets a higher gate removed about as many
+# right terms as false ones.
+GATE_ORDINARY = 1.0
 # ... and beat every rival term by this much: when two names fit the audio about equally,
 # the first pass's words are kept rather than a coin toss between them.
 RIVAL_MARGIN = 3.5
+# A rival is scored only if it sounds at least this much like the term or the words heard.
+RIVAL_SOUND_FLOOR = 0.65
+# A doubtful span the corrector replaces with the best candidate there at this score or more
+# (not a name: names are always checked against the audio) needs no second pass.
+SETTLED_SCORE = 0.9
+# A first-pass candidate this strong that the biased pass did not write is checked too.
+OPEN_FLOOR = 0.8
 
 
 @dataclass
@@ -82,6 +101,7 @@ class TranscriptResult:
     timings: dict[str, float] = field(default_factory=dict)
     baseline: str | None = None
     checks: list[dict] = field(default_factory=list)
+    second_pass: str | None = None
 
     def to_dict(self) -> dict:
         """Plain-JSON form."""
@@ -93,6 +113,7 @@ class TranscriptResult:
             "hotwords": self.hotwords,
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "checks": self.checks,
+            "second_pass": self.second_pass,
             **({"baseline": self.baseline} if self.baseline is not None else {}),
         }
 
@@ -108,10 +129,12 @@ class Transcriber:
         lexicon: Deployment vocabulary; None disables biasing and correction.
         biasing: Run the second, hotword-biased pass when the first suggests terms.
         correction: Run the vocabulary corrector on the STT output.
-        beam_size: Beam of the final (second) pass, and of the first pass when biasing is
-            off.
+        beam_size: Beam of the single pass when biasing is off (and of the evaluation's
+            plain baseline).
         first_pass_beam: Beam of the first pass when biasing is on (greedy is enough to
             find candidates and keeps two passes near the cost of one).
+        second_pass_beam: Beam of the biased pass (greedy: a beam costs almost twice as
+            much per step and found no more terms; the audio check picks among them).
         threshold: Corrector threshold.
         no_speech_threshold: Drop the text when Whisper's no-speech probability reaches
             this (as Pipecat's WhisperSTTService does).
@@ -130,6 +153,7 @@ class Transcriber:
         correction: bool = True,
         beam_size: int = 5,
         first_pass_beam: int = 1,
+        second_pass_beam: int = 1,
         threshold: float = DEFAULT_THRESHOLD,
         no_speech_threshold: float = 0.4,
         cpu_threads: int = 0,
@@ -152,6 +176,7 @@ class Transcriber:
         self.correction = correction and lexicon is not None
         self.beam_size = beam_size
         self.first_pass_beam = first_pass_beam if self.biasing else beam_size
+        self.second_pass_beam = second_pass_beam
         self.threshold = threshold
         self.no_speech_threshold = no_speech_threshold
         self._tokenizer = Tokenizer(
@@ -183,29 +208,61 @@ class Transcriber:
         timings["encode"] = (t2 - t1) * 1000
         return encoded
 
-    def _decode(self, encoded, beam: int, hotwords: str | None, max_new_tokens: int = 200) -> str:
+    def _decode(
+        self,
+        encoded,
+        beam: int,
+        hotwords: str | None,
+        max_new_tokens: int = 200,
+        prefix: list[int] | None = None,
+    ) -> tuple[str, list[int]]:
+        """Decode the encoder output; returns the text and its tokens.
+
+        ``prefix`` tokens are forced at the start of the transcript (the decoder continues
+        after them, and they are part of the result): the biased pass reuses the first
+        pass's words before the first candidate term instead of decoding them again.
+        """
         prompt = self.model.get_prompt(
             self._tokenizer, [], without_timestamps=True, hotwords=hotwords
         )
+        prefix = list(prefix or [])
         options = {
             "length_penalty": 1.0,
-            "max_length": min(self.model.max_length, len(prompt) + max_new_tokens),
+            "max_length": min(self.model.max_length, len(prompt) + len(prefix) + max_new_tokens),
             "return_scores": True,
             "return_no_speech_prob": True,
-            "suppress_blank": True,
+            "suppress_blank": not prefix,
             "suppress_tokens": self._suppress,
             "beam_size": beam,
         }
-        result = self.model.model.generate(encoded, [prompt], **options)[0]
-        text = self._tokenizer.decode(result.sequences_ids[0]).strip()
+        result = self.model.model.generate(encoded, [prompt + prefix], **options)[0]
+        tokens = list(result.sequences_ids[0])
+        text = self._tokenizer.decode(tokens).strip()
         if _compression_ratio(text) > 2.4:  # a repetition loop: decode again without it
             result = self.model.model.generate(
-                encoded, [prompt], no_repeat_ngram_size=3, **options
+                encoded, [prompt + prefix], no_repeat_ngram_size=3, **options
             )[0]
-            text = self._tokenizer.decode(result.sequences_ids[0]).strip()
+            tokens = list(result.sequences_ids[0])
+            text = self._tokenizer.decode(tokens).strip()
         if result.no_speech_prob >= self.no_speech_threshold:
-            return ""
-        return text
+            return "", []
+        return text, tokens
+
+    def _prefix_tokens(self, tokens: list[int], text: str, cut: int) -> list[int]:
+        """The longest run of ``tokens`` (which decode to ``text``) ending before ``cut``.
+
+        Only whole words are kept: the run stops at the last token that ends a word
+        before the character offset ``cut`` of ``text``.
+        """
+        keep = 0
+        for k in range(1, len(tokens) + 1):
+            piece = self._tokenizer.decode(tokens[:k]).strip()
+            if len(piece) > cut or not text.startswith(piece):
+                break
+            nxt = text[len(piece) : len(piece) + 1]
+            if nxt in ("", " "):
+                keep = k
+        return tokens[:keep]
 
     def _long_form(self, audio: np.ndarray, hotwords: str | None) -> str:
         segments, _ = self.model.transcribe(
@@ -215,16 +272,38 @@ class Transcriber:
             s.text.strip() for s in segments if s.no_speech_prob < self.no_speech_threshold
         ).strip()
 
+    def bias_candidates(self, text: str) -> list[Candidate]:
+        """Candidate terms for the second pass, or [] when the first pass needs no help."""
+        return self._bias_plan(text)[0]
+
+    def _bias_plan(
+        self, text: str
+    ) -> tuple[list[Candidate], list[Change] | None, list[Candidate] | None]:
+        """Second-pass candidates, with what was computed to choose them.
+
+        Returns:
+            The candidates for the second pass ([] when it is not needed), the corrector's
+            changes to ``text`` and the longer candidate list (``RESCORE_POOL`` terms) for
+            the audio check, each None when not computed.
+        """
+        if not self.biasing or not text:
+            return [], None, None
+        pool = candidates(
+            text, self.lexicon, floor=BIAS_FLOOR, limit=RESCORE_POOL, margin=BIAS_MARGIN
+        )
+        found = pool[:BIAS_LIMIT]  # the same as asking for BIAS_LIMIT terms
+        if not any(not c.exact for c in found):
+            return [], None, pool
+        # Spans the corrector settles on its own need no second pass: it runs only when a
+        # doubtful span is left that the corrector does not settle.
+        fixed = correct(text, self.lexicon, threshold=self.threshold).changes
+        if all(c.exact or _settled(c, found, fixed) for c in found):
+            return [], fixed, pool
+        return found, fixed, pool
+
     def bias_terms(self, text: str) -> list[str]:
         """Terms to bias the second pass with, or [] when the first pass needs no help."""
-        if not self.biasing or not text:
-            return []
-        found = candidates(
-            text, self.lexicon, floor=BIAS_FLOOR, limit=BIAS_LIMIT, margin=BIAS_MARGIN
-        )
-        if not any(not c.exact for c in found):
-            return []
-        return [c.term for c in found]
+        return [c.term for c in self.bias_candidates(text)]
 
     def _sentence_logprobs(
         self, encoded, frames: int, texts: list[str], hotwords: str | None = None
@@ -251,16 +330,29 @@ class Transcriber:
         ]
 
     def rescore_rivals(
-        self, encoded, frames: int, first: str, raw: str, decisions: list | None = None
+        self,
+        encoded,
+        frames: int,
+        first: str,
+        raw: str,
+        decisions: list | None = None,
+        first_changes: list[Change] | None = None,
+        first_candidates: list[Candidate] | None = None,
     ) -> str:
-        """Check each term the biased pass introduced against its rivals and the first pass.
+        """Check the biased pass's new terms (and missed strong candidates) against the audio.
 
         For a term the biased pass wrote and the first pass did not, the decoder scores
         (teacher-forced, primed with the names in question) the sentence with the term,
-        with each same-category rival in its place (other candidates and sound-alikes),
-        and with the words the first pass heard there. The likeliest term is kept only
-        when it beats the first pass's words by ``GATE_LOGPROB``; otherwise the first
-        pass's words are put back (a hotword the audio does not support is a false term).
+        with each of up to ``MAX_RIVALS`` same-category rivals in its place (other
+        candidates and the names that sound most like the term or the words heard), and
+        with the words the first pass heard there. The likeliest term is kept only when
+        it beats the first pass's words by ``GATE_LOGPROB`` and every rival by
+        ``RIVAL_MARGIN``; otherwise the first pass's words are put back (a hotword the
+        audio does not support is a false term; two names that fit equally are a coin
+        toss). A term the corrector writes into the first pass anyway and that has no
+        rival is kept unscored. A first-pass candidate scoring ``OPEN_FLOOR`` or more that
+        the biased pass did not write is checked the same way against the biased pass's
+        words there. All sentences are scored in one batch.
 
         Args:
             encoded: Encoder output of the utterance.
@@ -269,6 +361,9 @@ class Transcriber:
             raw: The biased pass.
             decisions: When given, one dict per checked term is appended (term, heard,
                 chosen, margin), for the evaluation and the audit.
+            first_changes: The corrector's changes to ``first``, if already computed.
+            first_candidates: ``candidates(first, limit=RESCORE_POOL)``, if already
+                computed.
 
         Returns:
             ``raw`` with each introduced term confirmed, swapped for a likelier rival, or
@@ -276,51 +371,109 @@ class Transcriber:
         """
         lexicon = self.lexicon
         trusted = {t.lower() for t in find_terms(first, lexicon)}
+        # A term the corrector alone writes into the first pass, with no rival to weigh it
+        # against, needs no audio check: it would be in the final text anyway.
+        if first_changes is None:
+            first_changes = correct(first, lexicon, threshold=self.threshold).changes
+        agreed = {c.term.lower() for c in first_changes}
         pool: list[str] = []
-        for text in (first, raw):
-            for cand in candidates(text, lexicon, floor=BIAS_FLOOR, limit=12, margin=BIAS_MARGIN):
-                if cand.term not in pool:
-                    pool.append(cand.term)
-        for start, end, name in reversed(term_spans(raw, lexicon)):
+        heard_first = first_candidates
+        if heard_first is None:
+            heard_first = candidates(
+                first, lexicon, floor=BIAS_FLOOR, limit=RESCORE_POOL, margin=BIAS_MARGIN
+            )
+        for cand in heard_first + candidates(
+            raw, lexicon, floor=BIAS_FLOOR, limit=RESCORE_POOL, margin=BIAS_MARGIN
+        ):
+            if cand.term not in pool:
+                pool.append(cand.term)
+        # One sentence per option of every introduced term, all scored in one batch with
+        # the decoder primed with every name in question.
+        checks = []
+        names: list[str] = []
+        for start, end, name in term_spans(raw, lexicon):
             if name.lower() in trusted:
                 continue
             term = lexicon.term_by_text(name)
-            rivals = [
-                t for t in pool if t != name and lexicon.term_by_text(t).category == term.category
-            ]
-            for neighbour in sound_alikes(lexicon, term):
-                if neighbour not in rivals:
-                    rivals.append(neighbour)
-            rivals = rivals[:MAX_RIVALS]
-            options = [term] + [lexicon.term_by_text(t) for t in rivals]
             span = raw[start:end]
-            texts = [raw[:start] + _spell_like(o.name, span) + raw[end:] for o in options]
             heard_start, heard_end = _heard_span(first, raw, start, end)
             heard = first[heard_start:heard_end]
             if raw[end : end + 1] in (".", ",", "?", "!"):
                 heard = heard.rstrip(".,?!")
+            options = [term] + _rivals(lexicon, term, heard, pool)
+            if len(options) == 1 and name.lower() in agreed:
+                # No rival, and the corrector writes the term into the first pass anyway.
+                if decisions is not None:
+                    decisions.append({"term": name, "chosen": name, "heard": heard, "agreed": True})
+                continue
+            texts = [raw[:start] + _spell_like(o.name, span) + raw[end:] for o in options]
             kept_text = " ".join((raw[:start] + heard + raw[end:]).split())
-            scores = self._sentence_logprobs(
-                encoded, frames, texts + [kept_text], ", ".join(o.text for o in options) + "."
-            )
+            checks.append((start, end, name, options, texts, heard, kept_text))
+            names += [o.text for o in options if o.text not in names]
+        # A strong candidate of the first pass that the biased pass did not write either
+        # (its words there are no term) is checked the same way: the sentence with the
+        # term in place of those words against the sentence as it is.
+        spans = term_spans(raw, lexicon)
+        present = {name.lower() for _, _, name in spans}
+        taken = [(s, e) for s, e, _ in spans]
+        for cand in heard_first:
+            if cand.exact or cand.score < OPEN_FLOOR or cand.term.lower() in present:
+                continue
+            start, end = _heard_span(raw, first, cand.start, cand.end)
+            words = raw[start:end].rstrip(".,?!")
+            end = start + len(words)
+            if not words.strip() or any(start < e and s < end for s, e in taken):
+                continue
+            taken.append((start, end))
+            term = lexicon.term_by_text(cand.term)
+            options = [term] + _rivals(lexicon, term, words, pool)
+            texts = [raw[:start] + _spell_like(o.name, words) + raw[end:] for o in options]
+            checks.append((start, end, term.text, options, texts, words, raw))
+            names += [o.text for o in options if o.text not in names]
+        if not checks:
+            return raw
+        checks.sort(key=lambda check: check[0])
+        batch = [text for check in checks for text in check[4] + [check[6]]]
+        all_scores = self._sentence_logprobs(encoded, frames, batch, ", ".join(names) + ".")
+        scored = []
+        offset = 0
+        for check in checks:
+            count = len(check[4]) + 1
+            scored.append((*check, all_scores[offset : offset + count]))
+            offset += count
+        # Decide from the last term back, so earlier offsets stay valid as raw changes.
+        for start, end, name, options, _texts, heard, _kept, scores in reversed(scored):
             best = max(range(len(options)), key=lambda k: scores[k])
             margin = scores[best] - scores[-1]
             gap = min(
                 (scores[best] - scores[k] for k in range(len(options)) if k != best),
                 default=float("inf"),
             )
-            keep_term = margin >= GATE_LOGPROB and gap >= RIVAL_MARGIN
+            # Ordinary words heard there ("met four men") are a likely sentence in their
+            # own right: the term must beat them by more.
+            ordinary = bool(heard.strip()) and all(
+                lexicon.is_common(w) for w in normalize_words(heard)
+            )
+            keep_term = margin >= (GATE_ORDINARY if ordinary else GATE_LOGPROB)
+            # A term where the first pass heard no words at all is an insertion by the
+            # prompt, not a better reading of the audio.
+            keep_term = keep_term and gap >= RIVAL_MARGIN and bool(heard.strip())
             if decisions is not None:
                 decisions.append(
                     {
                         "term": name,
                         "chosen": options[best].text if keep_term else None,
+                        "best": options[best].text,
                         "heard": heard,
+                        "ordinary": ordinary,
                         "margin": round(margin, 2),
                         "gap": round(gap, 2) if gap != float("inf") else None,
                     }
                 )
-            raw = texts[best] if keep_term else kept_text
+            if keep_term:
+                raw = raw[:start] + _spell_like(options[best].name, raw[start:end]) + raw[end:]
+            else:
+                raw = _put_back(raw, start, end, heard)
         return raw
 
     # --- public -----------------------------------------------------------------------
@@ -343,6 +496,8 @@ class Transcriber:
         baseline: str | None = None
         encoded = None
         checks: list[dict] = []
+        second_pass: str | None = None
+        first_changes: list[Change] | None = None
         if len(audio) == 0:
             first = raw = ""
         elif len(audio) / SAMPLE_RATE > WHISPER_WINDOW:
@@ -353,61 +508,122 @@ class Transcriber:
             if terms:
                 hotwords = ", ".join(terms) + "."
                 t1 = time.perf_counter()
-                second = self._long_form(audio, hotwords)
+                second = second_pass = self._long_form(audio, hotwords)
                 if plausible_second_pass(first, second):
                     raw = second
                 timings["decode2"] = (time.perf_counter() - t1) * 1000
         else:
             encoded = self._encode(audio, timings)
             t0 = time.perf_counter()
-            first = raw = self._decode(encoded, self.first_pass_beam, None)
+            first, first_tokens = self._decode(encoded, self.first_pass_beam, None)
+            raw = first
             timings["decode1"] = (time.perf_counter() - t0) * 1000
-            terms = self.bias_terms(first)
-            if terms:
-                hotwords = ", ".join(terms) + "."
+            found, first_changes, first_candidates = self._bias_plan(first)
+            if found:
+                hotwords = ", ".join(c.term for c in found) + "."
                 t1 = time.perf_counter()
+                # The words before the first doubtful span are kept as the first pass
+                # heard them (forced, not decoded again), less one word of context.
+                cut = min(c.start for c in found if not c.exact)
+                cut = first.rfind(" ", 0, max(0, first.rfind(" ", 0, cut)))
+                prefix = self._prefix_tokens(first_tokens, first, cut) if cut > 0 else []
                 # The biased pass says the same utterance: cap it near the first's length.
-                limit = len(self._tokenizer.encode(" " + first)) * 3 // 2 + 8
-                second = self._decode(encoded, self.beam_size, hotwords, limit)
+                limit = (len(first_tokens) - len(prefix)) * 3 // 2 + 8
+                second, _ = self._decode(encoded, self.second_pass_beam, hotwords, limit, prefix)
+                second_pass = second
                 timings["decode2"] = (time.perf_counter() - t1) * 1000
                 if plausible_second_pass(first, second):
                     raw = second
                     t2 = time.perf_counter()
                     frames = min(len(audio) // 160, encoded.shape[1] * 2)
-                    raw = self.rescore_rivals(encoded, frames, first, raw, checks)
+                    raw = self.rescore_rivals(
+                        encoded, frames, first, raw, checks, first_changes, first_candidates
+                    )
                     timings["rescore"] = (time.perf_counter() - t2) * 1000
         timings["stt"] = (time.perf_counter() - start) * 1000
         text, changes = raw, []
         if self.correction and raw:
             t2 = time.perf_counter()
-            result = correct(raw, self.lexicon, threshold=self.threshold)
+            if raw == first and first_changes is not None:
+                changes = first_changes  # already computed on the same text
+                text = apply_changes(raw, changes)
+            else:
+                result = correct(raw, self.lexicon, threshold=self.threshold)
+                text, changes = result.text, result.changes
             timings["correct"] = (time.perf_counter() - t2) * 1000
-            text, changes = result.text, result.changes
         timings["total"] = (time.perf_counter() - start) * 1000
         if with_baseline:
             if encoded is not None and self.first_pass_beam == self.beam_size:
                 baseline = first
             elif encoded is not None:
-                baseline = self._decode(encoded, self.beam_size, None)
+                baseline = self._decode(encoded, self.beam_size, None)[0]
             else:
                 baseline = self._long_form(audio, None) if len(audio) else ""
-        return TranscriptResult(raw, text, changes, first, hotwords, timings, baseline, checks)
+        return TranscriptResult(
+            raw, text, changes, first, hotwords, timings, baseline, checks, second_pass
+        )
 
 
-def sound_alikes(lexicon: Lexicon, term, floor: float = 0.65, limit: int = 3) -> list[str]:
-    """Terms of the same category whose name sounds like ``term``'s, closest first."""
-    key = term.forms[0].keys[0]
-    found = []
-    for fid in lexicon.fuzzy_candidates(
-        term.forms[0].keys, weight=key_weight(key), categories={term.category}
-    ):
-        other = lexicon.terms[lexicon.forms[fid].term]
-        if other.text == term.text:
-            continue
-        similarity = max(key_similarity(key, k) for k in lexicon.forms[fid].keys)
-        if similarity >= floor and other.text not in found:
-            found.append((similarity, other.text))
-    return [text for _, text in sorted(found, key=lambda item: -item[0])[:limit]]
+def _settled(cand: Candidate, found: list[Candidate], fixed: list[Change]) -> bool:
+    """Whether the corrector settles ``cand``'s span: it writes the best candidate there."""
+    here = [c for c in found if not c.exact and c.start < cand.end and cand.start < c.end]
+    best = max(here, key=lambda c: c.score)
+    return any(
+        change.term == best.term
+        and change.score >= SETTLED_SCORE
+        and change.category != "provider"
+        and change.start < cand.end
+        and cand.start < change.end
+        for change in fixed
+    )
+
+
+def _rivals(lexicon: Lexicon, term, heard: str, pool: list[str]) -> list:
+    """Up to ``MAX_RIVALS`` terms to weigh ``term`` against, closest in sound first.
+
+    Other candidates of the category (``pool``) and the names that sound most like the
+    term or like the words heard, if they sound at least ``RIVAL_SOUND_FLOOR`` alike.
+    """
+    keys = [term.forms[0].keys[0]]
+    if heard.strip():
+        keys.append(phonetic_key(heard))
+    names = [
+        t for t in pool if t != term.text and lexicon.term_by_text(t).category == term.category
+    ]
+    for neighbour in sound_alikes(lexicon, term, keys=keys):
+        if neighbour != term.text and neighbour not in names:
+            names.append(neighbour)
+    ranked = []
+    for text in names:
+        rival = lexicon.term_by_text(text)
+        sound = max(key_similarity(k, f.keys[0]) for k in keys for f in rival.forms)
+        if sound >= RIVAL_SOUND_FLOOR:
+            ranked.append((sound, rival))
+    ranked.sort(key=lambda item: -item[0])
+    return [rival for _, rival in ranked[:MAX_RIVALS]]
+
+
+def sound_alikes(
+    lexicon: Lexicon,
+    term,
+    floor: float = 0.65,
+    limit: int = 3,
+    keys: list[str] | None = None,
+) -> list[str]:
+    """Terms of ``term``'s category that sound like it (or like ``keys``), closest first."""
+    keys = keys or [term.forms[0].keys[0]]
+    found: dict[str, float] = {}
+    for key in keys:
+        for fid in lexicon.fuzzy_candidates(
+            [key], weight=key_weight(key), categories={term.category}
+        ):
+            other = lexicon.terms[lexicon.forms[fid].term]
+            if other.text == term.text:
+                continue
+            similarity = max(key_similarity(key, k) for k in lexicon.forms[fid].keys)
+            if similarity >= floor and similarity > found.get(other.text, -1.0):
+                found[other.text] = similarity
+    return [text for text, _ in sorted(found.items(), key=lambda item: -item[1])[:limit]]
 
 
 def _words(text: str) -> list[tuple[int, int, str]]:
@@ -446,6 +662,18 @@ def _heard_span(first: str, raw: str, start: int, end: int) -> tuple[int, int]:
     return b[b_lo][0], b[b_hi - 1][1]
 
 
+def _put_back(text: str, start: int, end: int, heard: str) -> str:
+    """``text`` with ``text[start:end]`` replaced by ``heard`` (no double space left)."""
+    head, tail = text[:start], text[end:]
+    if not heard.strip():
+        head = head.rstrip(" ")
+        if head and tail[:1] not in ("", " ", ".", ",", "?", "!"):
+            head += " "
+        elif not head:
+            tail = tail.lstrip(" ")
+    return head + heard + tail
+
+
 def _spell_like(name: str, span: str) -> str:
     """A term's spelling, capitalized like the span it replaces when that starts upper."""
     if span[:1].isupper() and name[:1].islower():
@@ -457,15 +685,24 @@ def plausible_second_pass(first: str, second: str) -> bool:
     """Whether a biased pass looks like the same utterance (not cut short, not looping).
 
     A prompt can make Whisper skip words it believes were already said, or repeat itself;
-    such a pass is discarded in favour of the first.
+    such a pass is discarded in favour of the first. Length is compared in letters, not
+    words: a term the first pass heard as several words ("at or rest that in") is one
+    word in the biased pass.
     """
-    a, b = first.split(), second.split()
-    if not b:
+    words = second.split()
+    if not words:
         return False
-    if len(b) < 0.75 * len(a) - 1 or len(b) > 1.3 * len(a) + 1:
+    la, lb = _letters(first), _letters(second)
+    if lb < 0.7 * la - 4 or lb > 1.35 * la + 6:
         return False
-    grams = [tuple(w.lower().strip(".,?!") for w in b[i : i + 4]) for i in range(len(b) - 3)]
+    grams = [
+        tuple(w.lower().strip(".,?!") for w in words[i : i + 4]) for i in range(len(words) - 3)
+    ]
     return len(grams) == len(set(grams))
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalnum() for ch in text)
 
 
 def _compression_ratio(text: str) -> float:
