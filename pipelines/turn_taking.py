@@ -16,13 +16,15 @@ decides, a transcript is required) with these changes:
   the end of turn waits until ``unfinished_hold_secs`` of silence have passed since the end
   of speech; speaking again cancels it as any VAD start does.
 * **A question is an answerable turn.** When smart-turn calls the turn unfinished but the
-  transcript ends with "?", the turn ends once ``question_silence_secs`` of silence have
+  transcript is a question (ends with "?" *and* starts with a question word or an inverted
+  auxiliary: :func:`is_question`), the turn ends once ``question_silence_secs`` of silence have
   passed, instead of after smart-turn's own fallback (``smart_turn_fallback_secs``, 3 s in
   Pipecat): smart-turn v3 often hears a complete question as unfinished.
 * **An unsure statement waits.** Smart-turn v3 gives real sentence ends p ≥ 0.9; when it
-  calls a statement (no "?") complete with less than ``uncertain_below`` (0.85), the end of
-  turn waits ``uncertain_hold_secs`` of silence like unfinished text ("My appointment on
-  Monday," [pause] "I need to cancel it." scored 0.68–0.80).
+  calls a statement (not :func:`is_question`, even if Whisper wrote "?") complete with less
+  than ``uncertain_below`` (0.85), the end of turn waits ``uncertain_hold_secs`` of silence
+  like unfinished text ("My appointment on Monday," [pause] "I need to cancel it." scored
+  0.6–0.8).
 * **Minimum silence.** Optionally every end of turn waits for ``min_silence_secs`` of
   silence after the end of speech (0 = smart-turn alone decides).
 
@@ -84,6 +86,31 @@ def ends_on_bare_request_verb(text: str) -> bool:
     if words[-2] == "to":
         return True
     return len(words) >= 3 and words[-3] in _MODALS and words[-2] in _PRONOUNS
+
+
+# A syntactic question starts with a question word or an inverted auxiliary; a statement
+# Whisper closed with "?" (rising intonation before a pause: "My appointment on Monday?")
+# is not one.
+QUESTION_STARTS = frozenset(
+    """
+    what when where who whom whose which why how
+    do does did is are was were am can could would will shall should may might must
+    have has had isn't aren't don't doesn't didn't can't couldn't won't wouldn't
+    """.split()
+)
+
+
+def is_question(text: str) -> bool:
+    """Whether the transcript is a question by its words, not only by its "?".
+
+    >>> is_question("What appointments do I have?"), is_question("My appointment on Monday?")
+    (True, False)
+    """
+    text = text.strip()
+    if not text.endswith("?"):
+        return False
+    words = _words(text)
+    return bool(words) and words[0] in QUESTION_STARTS
 
 
 def looks_unfinished(text: str) -> bool:
@@ -232,7 +259,7 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             and self._vad_stopped
             and not self._vad_user_speaking
             and self._pending_segments == 0
-            and self._text.rstrip().endswith("?")
+            and is_question(self._text)
         )
 
     def required_silence(self) -> float:
@@ -252,7 +279,7 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             self._uncertain_hold > 0
             and self._probability is not None
             and self._probability < self._uncertain_below
-            and not self._text.rstrip().endswith("?")
+            and not is_question(self._text)
         )
 
     async def _maybe_trigger_user_turn_stopped(self):

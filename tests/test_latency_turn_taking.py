@@ -31,7 +31,7 @@ from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from pipelines.cascaded import user_turn_params
-from pipelines.turn_taking import EchoTurnStopStrategy, TurnTaking, looks_unfinished
+from pipelines.turn_taking import EchoTurnStopStrategy, TurnTaking, is_question, looks_unfinished
 
 RATE = 16000
 STEP = RATE // 50  # 20 ms
@@ -57,6 +57,15 @@ def test_looks_unfinished():
     assert not looks_unfinished("Can I see it?")
     assert not looks_unfinished("I need to cancel my appointment.")
     assert not looks_unfinished("What do I need to do?")
+
+
+def test_is_question_needs_question_words_not_only_a_question_mark():
+    assert is_question("What appointments do I have?")
+    assert is_question("Do you have a dermatologist available next week?")
+    assert is_question("Is Doctor Nguyen free on Friday morning?")
+    assert not is_question("My appointment on Monday?")  # rising intonation, a statement
+    assert not is_question("Tuesday at nine?")
+    assert not is_question("What time is it")  # no "?": Whisper heard no question
 
 
 def test_knobs_from_settings(settings):
@@ -340,6 +349,13 @@ async def test_an_unsure_complete_statement_waits_but_a_question_does_not():
         assert d.stopped == []
     finally:
         await d.close()
+    declarative = await Driver(complete=True, probability=0.75, **knobs).start()
+    try:  # Whisper's "?" on a statement does not make it a question
+        await declarative.send(VADUserStartedSpeakingFrame(), speech_stopped())
+        await declarative.send(transcript("My appointment on Monday?"))
+        assert declarative.stopped == [] and declarative.strategy.required_silence() == 0.4
+    finally:
+        await declarative.close()
     for text, probability in [("What appointments do I have?", 0.75), ("Tell me a joke.", 0.95)]:
         sure = await Driver(complete=True, probability=probability, **knobs).start()
         try:
