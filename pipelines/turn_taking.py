@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from loguru import logger
 from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
@@ -302,6 +303,11 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         if self._timeout_task:
             await self.task_manager.cancel_task(self._timeout_task)
             self._timeout_task = None
+        logger.debug(
+            f"{self}: end of turn (smart-turn p={self._probability}, held for"
+            f" {self.required_silence():.2f} s, question={is_question(self._text)},"
+            f" timeout={self._timeout_expired})"
+        )
         await self.trigger_user_turn_stopped()
 
     async def _hold(self, seconds: float):
