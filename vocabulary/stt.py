@@ -391,6 +391,14 @@ class Transcriber:
         # the decoder primed with every name in question.
         checks = []
         names: list[str] = []
+
+        def add_check(start, end, name, options, spelled, heard, kept_text):
+            """One check: ``raw`` with each option spelled like ``spelled`` at start:end."""
+            nonlocal names
+            texts = [raw[:start] + _spell_like(o.name, spelled) + raw[end:] for o in options]
+            checks.append((start, end, name, options, texts, heard, kept_text))
+            names += [o.text for o in options if o.text not in names]
+
         for start, end, name in term_spans(raw, lexicon):
             if name.lower() in trusted:
                 continue
@@ -406,10 +414,8 @@ class Transcriber:
                 if decisions is not None:
                     decisions.append({"term": name, "chosen": name, "heard": heard, "agreed": True})
                 continue
-            texts = [raw[:start] + _spell_like(o.name, span) + raw[end:] for o in options]
             kept_text = " ".join((raw[:start] + heard + raw[end:]).split())
-            checks.append((start, end, name, options, texts, heard, kept_text))
-            names += [o.text for o in options if o.text not in names]
+            add_check(start, end, name, options, span, heard, kept_text)
         # A strong candidate of the first pass that the biased pass did not write either
         # (its words there are no term) is checked the same way: the sentence with the
         # term in place of those words against the sentence as it is.
@@ -427,9 +433,7 @@ class Transcriber:
             taken.append((start, end))
             term = lexicon.term_by_text(cand.term)
             options = [term] + _rivals(lexicon, term, words, pool)
-            texts = [raw[:start] + _spell_like(o.name, words) + raw[end:] for o in options]
-            checks.append((start, end, term.text, options, texts, words, raw))
-            names += [o.text for o in options if o.text not in names]
+            add_check(start, end, term.text, options, words, words, raw)
         if not checks:
             return raw
         checks.sort(key=lambda check: check[0])
