@@ -95,6 +95,14 @@ class PhraseCache:
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
 
+    def pcm(self, voice: Any, text: str) -> bytes:
+        """The audio for ``text``: cached, or synthesized with ``voice`` and kept (blocking)."""
+        pcm = self.get(text)
+        if pcm is None:
+            pcm = synthesize_pcm(voice, text)
+            self.put(text, pcm)
+        return pcm
+
     def __len__(self) -> int:
         """Number of cached phrases."""
         with self._lock:
@@ -207,8 +215,7 @@ class LocalModels:
             if stop is not None and stop.is_set():
                 break
             for piece in split_first_clause(phrase):
-                if self.phrases.get(piece) is None:
-                    self.phrases.put(piece, synthesize_pcm(voice, piece))
+                self.phrases.pcm(voice, piece)
         return len(self.phrases)
 
 
@@ -251,15 +258,14 @@ class LocalPiperTTSService(TTSService):
         """Piper reports TTFB and usage."""
         return True
 
-    async def _piece_audio(self, piece: str) -> AsyncIterator[bytes]:
-        if self._phrases is not None and (pcm := self._phrases.get(piece)) is not None:
-            yield pcm
-            return
+    async def _piece_pcm(self, piece: str) -> bytes:
         # A piece is a sentence or a clause: Piper renders it in one go anyway.
+        if self._phrases is not None and (pcm := self._phrases.get(piece)) is not None:
+            return pcm  # no thread hop for a cached phrase
         pcm = await asyncio.to_thread(synthesize_pcm, self._voice, piece)
         if self._phrases is not None:
             self._phrases.put(piece, pcm)
-        yield pcm
+        return pcm
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Synthesize ``text`` off the event loop: first clause first, cached phrases free."""
@@ -267,8 +273,7 @@ class LocalPiperTTSService(TTSService):
 
         async def audio() -> AsyncIterator[bytes]:
             for piece in pieces:
-                async for pcm in self._piece_audio(piece):
-                    yield pcm
+                yield await self._piece_pcm(piece)
 
         try:
             await self.start_tts_usage_metrics(text)

@@ -49,12 +49,8 @@ SILENCE = 0.5  # realtime_silence_duration_ms = 500
 
 async def realtime_session(f: Feeder, *, source=None) -> None:
     """The service's metadata broadcast at pipeline start (both directions), from ``source``."""
-    down = LLMServiceMetadataFrame(service_name="realtime", is_realtime_service=True)
-    up = LLMServiceMetadataFrame(service_name="realtime", is_realtime_service=True)
-    down.broadcast_sibling_id, up.broadcast_sibling_id = up.id, down.id
     previous, f.source = f.source, source or f.source
-    await f.push(down)
-    await f.push(up, direction=FrameDirection.UPSTREAM)
+    await f.broadcast(LLMServiceMetadataFrame, service_name="realtime", is_realtime_service=True)
     f.source = previous
 
 

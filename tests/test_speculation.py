@@ -7,23 +7,19 @@ import numpy as np
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from pipecat.frames.frames import (
-    InputAudioRawFrame,
-    LLMContextFrame,
     UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
-from pipecat.tests.utils import SleepFrame, run_test
+from pipecat.tests.utils import run_test
 
 import providers
 from pipelines.cascaded import user_turn_params
 from pipelines.speculation import PauseSignallingSileroVAD, SpeculativeSmartTurnV3
 from providers.local import LocalModels
-
-RATE = 16000
-STEP = RATE // 50  # 20 ms
+from tests.test_latency_turn_taking import RATE, STEP, Timeline, user_messages
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -82,26 +78,11 @@ def build(settings, models, *, speculation: bool):
     return stt, strategy._turn_analyzer, Pipeline([stt, user])
 
 
-def user_messages(frames) -> list[str]:
-    """The user messages of the last context the aggregator pushed."""
-    contexts = [f for f in frames if isinstance(f, LLMContextFrame)]
-    if not contexts:
-        return []
-    messages = contexts[-1].context.get_messages()
-    return [m["content"] for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-
-
 def frames_for(pcm: np.ndarray):
-    frames = []
-    for i in range(0, len(pcm), STEP):
-        chunk = pcm[i : i + STEP]
-        if len(chunk) < STEP:
-            chunk = np.concatenate([chunk, np.zeros(STEP - len(chunk), np.int16)])
-        frames += [
-            InputAudioRawFrame(audio=chunk.tobytes(), sample_rate=RATE, num_channels=1),
-            SleepFrame(0.02),
-        ]
-    return frames
+    """``pcm`` as 20 ms input frames paced in real time."""
+    timeline = Timeline()
+    timeline.audio(pcm)
+    return timeline.frames
 
 
 @pytest.fixture(scope="module")
