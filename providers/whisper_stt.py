@@ -190,7 +190,7 @@ class EchoWhisperSTTService(WhisperSTTService):
             yield ErrorFrame("Whisper model not available")
             return
         await self.start_processing_metrics()
-        samples_secs = len(audio) / 2 / self.sample_rate
+        samples_secs = len(audio) / 2 / 16000  # run_stt's contract: 16 kHz
         speculation = self._take_speculation(audio)
         try:
             if speculation is not None:
