@@ -6,6 +6,8 @@ store holds the booking and the audit store holds the turns, and `audit verify` 
 """
 
 import asyncio
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -21,6 +23,18 @@ from transports.webrtc_client import EchoCaller
 pytestmark = pytest.mark.slow
 
 PATIENT = "patient-webrtc-test"
+
+
+def a_later_weekday(settings) -> str:
+    """The next clinic weekday after today, by name.
+
+    Never today: the first slot offered today is the next one to start, and if it starts
+    during the call the booking is rightly refused as past ("slot_unavailable").
+    """
+    day = datetime.now(ZoneInfo(settings.clinic_timezone)).date() + timedelta(days=1)
+    while day.weekday() >= 5:  # the clinic's slots are on weekdays
+        day += timedelta(days=1)
+    return day.strftime("%A")
 
 
 async def say_and_listen(caller: EchoCaller, speak, text: str) -> float:
@@ -40,7 +54,8 @@ async def test_spoken_booking_lands_in_store_and_audit(live_server, speak, capfd
         await caller.connect()
         assert await caller.wait_for_voice(since=0.0, timeout=30), "no greeting"
         await caller.wait_for_silence(quiet=1.2, timeout=30)
-        await say_and_listen(caller, speak, "I'd like to see Doctor Patel on Tuesday.")
+        day = a_later_weekday(live_server.settings)
+        await say_and_listen(caller, speak, f"I'd like to see Doctor Patel on {day}.")
         await say_and_listen(caller, speak, "The first one, please.")
         await say_and_listen(caller, speak, "Yes, please book it.")
     finally:
