@@ -20,6 +20,9 @@ decides, a transcript is required) with these changes:
   auxiliary: :func:`is_question`), the turn ends once ``question_silence_secs`` of silence have
   passed, instead of after smart-turn's own fallback (``smart_turn_fallback_secs``, 3 s in
   Pipecat): smart-turn v3 often hears a complete question as unfinished.
+  So does a possessive subject with no verb yet ("My appointment on Monday." [pause]
+  "I need to cancel it.": :func:`is_verbless_subject`; smart-turn scored it up to 0.89
+  over WebRTC).
 * **An unsure statement waits.** Smart-turn v3 gives real sentence ends p ≥ 0.9; when it
   calls a statement (not :func:`is_question`, even if Whisper wrote "?") complete with less
   than ``uncertain_below`` (0.85), the end of turn waits ``uncertain_hold_secs`` of silence
@@ -92,6 +95,58 @@ def ends_on_bare_request_verb(text: str) -> bool:
 # A syntactic question starts with a question word or an inverted auxiliary; a statement
 # Whisper closed with "?" (rising intonation before a pause: "My appointment on Monday?")
 # is not one.
+# A statement that opens on a possessive subject ("My appointment on Monday", "Our
+# daughter's prescription for …") and has no verb yet names a topic the caller has not said
+# anything about: callers front the topic and pause before the request ("… I need to
+# cancel it"). Verbs are recognised from a closed list of auxiliaries and the verbs of
+# everyday requests (with their -s/-ed/-ing forms), pronoun contractions ("I'm", "it's")
+# and "-n't"; a verb missed costs a hold, not a cut-off.
+_POSSESSIVES = frozenset("my our his her their your".split())
+_IRREGULAR_VERBS = frozenset(
+    """
+    be is are was were am been being do does did done doing have has had having
+    can could would will may might should shall must ought
+    got gotten went gone came come made took taken gave given felt left kept ran run said
+    told thought saw seen knew known found broke broken fell fallen began begun grew grown
+    lost bought brought sent spent paid meant put let
+    """.split()
+)
+_REGULAR_VERBS = """
+    need want like book schedule reschedule cancel change move see check make get find ask
+    refill order confirm set arrange take give start stop expire call help work feel look
+    seem say tell think know keep come go happen remain stay end last begin show switch
+    cause try use miss forget remember prescribe renew visit wait hurt ache
+    """.split()
+
+
+def _verb_forms(base: str) -> set[str]:
+    """A verb's -s, -ed and -ing forms, generously spelled (doubled consonants, y → ie)."""
+    stem = base[:-1] if base.endswith("e") else base
+    forms = {base, f"{base}s", f"{base}es", f"{stem}ed", f"{stem}ing"}
+    forms |= {f"{base}{base[-1]}ed", f"{base}{base[-1]}ing"}  # stopped, cancelling
+    if base.endswith("y") and base[-2] not in "aeiou":
+        forms |= {f"{base[:-1]}ies", f"{base[:-1]}ied"}  # tries, tried
+    return forms
+
+
+VERBS = _IRREGULAR_VERBS | frozenset(f for b in _REGULAR_VERBS for f in _verb_forms(b))
+_CONTRACTION = re.compile(
+    r"^(i|you|we|they|he|she|it|that|there|what|who)'[a-z]+$|n't$|'(m|re|ve|ll|d)$"
+)
+
+
+def is_verbless_subject(text: str) -> bool:
+    """Whether the text is a possessive subject still waiting for its verb.
+
+    >>> is_verbless_subject("My appointment on Monday."), is_verbless_subject("My arm hurts.")
+    (True, False)
+    """
+    words = _words(text)
+    if len(words) < 3 or words[0] not in _POSSESSIVES:
+        return False
+    return not any(w in VERBS or _CONTRACTION.search(w) for w in words)
+
+
 QUESTION_STARTS = frozenset(
     """
     what when where who whom whose which why how
@@ -118,12 +173,13 @@ def looks_unfinished(text: str) -> bool:
     """Whether a transcript visibly stops mid-clause (see module docstring).
 
     A question or exclamation mark means it did not ("What is it for?"), unless it ends on
-    a bare request verb ("Can I see?").
+    a bare request verb ("Can I see?") or is a possessive subject with no verb yet ("My
+    appointment on Monday?").
     """
     text = text.strip()
     if not text:
         return False
-    if ends_on_bare_request_verb(text):
+    if ends_on_bare_request_verb(text) or is_verbless_subject(text):
         return True
     if text.endswith(("?", "!")):
         return False

@@ -57,6 +57,15 @@ def test_looks_unfinished():
     assert not looks_unfinished("Can I see it?")
     assert not looks_unfinished("I need to cancel my appointment.")
     assert not looks_unfinished("What do I need to do?")
+    # a possessive subject with no verb yet, whatever Whisper closed it with
+    assert looks_unfinished("My appointment on Monday.")
+    assert looks_unfinished("Our daughter's prescription for metformin?")
+    assert not looks_unfinished("My appointment on Monday, I need to cancel it.")
+    assert not looks_unfinished("My appointment is on Monday.")
+    assert not looks_unfinished("My prescription ran out.")
+    assert not looks_unfinished("My arm hurts.")
+    assert not looks_unfinished("My knee isn't better.")
+    assert not looks_unfinished("The one on Monday.")  # an answer, not a fronted subject
 
 
 def test_is_question_needs_question_words_not_only_a_question_mark():
@@ -342,7 +351,7 @@ async def test_an_unsure_complete_statement_waits_but_a_question_does_not():
     d = await Driver(complete=True, probability=0.75, **knobs).start()
     try:
         await d.send(VADUserStartedSpeakingFrame(), speech_stopped())
-        await d.send(transcript("My appointment on Monday."))
+        await d.send(transcript("Tuesday at nine."))
         assert d.stopped == [] and d.strategy.required_silence() == 0.4
         await d.send(VADUserStartedSpeakingFrame())  # the user goes on
         await asyncio.sleep(0.4)
@@ -352,7 +361,7 @@ async def test_an_unsure_complete_statement_waits_but_a_question_does_not():
     declarative = await Driver(complete=True, probability=0.75, **knobs).start()
     try:  # Whisper's "?" on a statement does not make it a question
         await declarative.send(VADUserStartedSpeakingFrame(), speech_stopped())
-        await declarative.send(transcript("My appointment on Monday?"))
+        await declarative.send(transcript("Tuesday at nine?"))
         assert declarative.stopped == [] and declarative.strategy.required_silence() == 0.4
     finally:
         await declarative.close()
@@ -364,3 +373,19 @@ async def test_an_unsure_complete_statement_waits_but_a_question_does_not():
             assert len(sure.stopped) == 1, text  # at once: a question, or a sure statement
         finally:
             await sure.close()
+
+
+async def test_a_subject_without_its_verb_waits_even_when_smart_turn_is_sure():
+    # Over WebRTC smart-turn gave "My appointment on Monday," [pause] up to p=0.89.
+    d = await Driver(complete=True, probability=0.95, unfinished_hold_secs=0.4).start()
+    try:
+        await d.send(VADUserStartedSpeakingFrame(), speech_stopped())
+        await d.send(transcript("My appointment on Monday."))
+        assert d.stopped == [] and d.strategy.required_silence() == 0.4
+        await d.send(VADUserStartedSpeakingFrame())  # "… I need to cancel it."
+        await asyncio.sleep(0.4)
+        assert d.stopped == []
+        await d.send(speech_stopped(), transcript("I need to cancel it."))
+        assert len(d.stopped) == 1  # the sentence has its verb: no hold
+    finally:
+        await d.close()
