@@ -69,6 +69,11 @@ def test_seed_cases_still_hold(clinic):
         "My uncle Martin had a heart attack last year.",
         "The doctor said to take it easy.",
         "Can I see the doctor this week?",
+        # the person of a specialty is not the specialty misheard
+        "Do you have a dermatologist available next week?",
+        "I need a neurologist and a urologist.",
+        "My son needs a pediatrician.",
+        "Can I see an orthopedist?",
     ],
 )
 def test_ordinary_sentences_untouched_with_either_vocabulary(clinic, large, text):
@@ -145,6 +150,19 @@ def transcriber(clinic):
     return Transcriber(whisper_model_dir("tiny.en"), pad_seconds=10, lexicon=clinic)
 
 
+@pytest.fixture(scope="module")
+def spoken_espeak(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gating_espeak")
+    tsv = root / "u.tsv"
+    tsv.write_text("id\ttext\tterms\nmetmen\tI met four men in the waiting room.\t\n")
+    script = str(PROJECT_DIR / "scripts" / "synth_utterances.py")
+    args = ["--utterances", str(tsv), "--out", str(root), "--pace", "1.0", "1.0", "--no-noise"]
+    subprocess.run(
+        [sys.executable, script, "--voice", "espeak", *args], check=True, capture_output=True
+    )
+    return root
+
+
 def _encoded(transcriber, audio: np.ndarray):
     encoded = transcriber._encode(audio, {})
     return encoded, min(len(audio) // 160, encoded.shape[1] * 2)
@@ -193,6 +211,25 @@ def test_transcribe_reports_its_checks(transcriber, spoken):
 # --- second pass: plausibility, settled spans, forced prefix, missed candidates ------------
 
 
+@pytest.mark.slow
+def test_no_drug_right_after_a_subject_pronoun(transcriber, spoken_espeak):
+    from vocabulary.stt import after_subject
+
+    assert after_subject("Yesterday I ") and after_subject("Then we ")
+    assert not after_subject("He prescribed me ") and not after_subject("Did he give you ")
+    # espeak-ng's "I met four men" fits "I metformin" better than the words heard (the
+    # audio check alone would keep it); no verb after "I" rules it out.
+    audio = load_wav(spoken_espeak / "metmen.wav")
+    first = "I met four men in the waiting room."
+    decisions: list = []
+    raw = transcriber.rescore_rivals(
+        *_encoded(transcriber, audio), first, "I metformin in the waiting room.", decisions
+    )
+    assert raw == first
+    assert decisions[0]["term"] == "metformin" and decisions[0]["chosen"] is None
+    assert "metformin" not in transcriber.transcribe(audio).text.lower()
+
+
 def test_second_pass_plausibility_compares_letters_not_words():
     from vocabulary.stt import plausible_second_pass
 
@@ -203,6 +240,19 @@ def test_second_pass_plausibility_compares_letters_not_words():
     assert not plausible_second_pass(first, "Dr. Kowalski.")
     assert not plausible_second_pass(first, "last month last month last month last month.")
     assert not plausible_second_pass(first, "")
+
+
+def test_a_second_pass_that_starts_the_sentence_again_is_cut_at_the_restart():
+    from vocabulary.stt import drop_restart, plausible_second_pass
+
+    first = "Can I see Dr. Roger Gopel in this week?"
+    looped = "Can I see Dr. Rajagopalan this week? Can I see Dr. Rajagop"
+    assert not plausible_second_pass(first, looped)  # as decoded: thrown away
+    assert drop_restart(looped) == "Can I see Dr. Rajagopalan this week?"
+    assert plausible_second_pass(first, drop_restart(looped))
+    # A title's dot is no sentence end; text that never restarts is left alone.
+    for text in ("Dr. Dr. Patel said so.", "Yes. Yes.", "I take it every day.", ""):
+        assert drop_restart(text) == text
 
 
 def test_a_span_the_corrector_settles_needs_no_second_pass():

@@ -468,6 +468,9 @@ def _analyse(
     for m in exact:
         for k in range(m.i, m.j):
             an.locked[k] = True
+    for k, norm in enumerate(an.norms):
+        if lexicon.is_derived(norm):
+            an.locked[k] = True  # "a dermatologist" was said, not a misheard "dermatology"
     return an, exact + _fuzzy_matches(an, floor, liberal)
 
 

@@ -57,6 +57,8 @@ RESERVED_KEYS = {"confusions", "cues", "name", "version", "description"}
 TITLE_WORDS = frozenset(
     {"doctor", "dr", "doc", "docter", "docker", "dockter", "doktor", "doctors", "doctor's"}
 )
+# Endings that make the person of a term ("dermatolog|ist", "pediatric|ian").
+DERIVED_ENDINGS = ("ists", "ist", "ians", "ian")
 TITLE_PREFIXES = ("doctor", "docter", "docker", "dockter")
 _TITLE_RE = re.compile(r"^\s*(dr\.?|doctor|prof\.?|professor)\s+", re.IGNORECASE)
 
@@ -461,6 +463,30 @@ class Lexicon:
                 if stem in common:
                     return True
         return False
+
+    @cached_property
+    def _term_stems(self) -> frozenset[str]:
+        """Every form's spelling less at most its last three letters (at least 6 kept)."""
+        return frozenset(
+            form.joined[:k]
+            for form in self.forms
+            for k in range(max(6, len(form.joined) - 3), len(form.joined) + 1)
+        )
+
+    def is_derived(self, word: str) -> bool:
+        """Whether ``word`` names the person of a term, not the term misheard.
+
+        "dermatologist" (dermatology), "pediatrician" (pediatrics): without the ending
+        the word is a term's spelling less at most its last three letters.
+        """
+        if word in self._exact:
+            return False
+        return any(
+            word.endswith(ending)
+            and len(word) - len(ending) >= 6
+            and word[: -len(ending)] in self._term_stems
+            for ending in DERIVED_ENDINGS
+        )
 
     def term_by_text(self, text: str) -> Term | None:
         """The term with this canonical text (case-insensitive), if any."""

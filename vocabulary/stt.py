@@ -44,7 +44,7 @@ from vocabulary.correction import (
     find_terms,
     term_spans,
 )
-from vocabulary.lexicon import Lexicon, normalize_words
+from vocabulary.lexicon import TITLE_WORDS, Lexicon, normalize_words
 from vocabulary.phonetic import key_similarity, key_weight, phonetic_key
 
 SAMPLE_RATE = 16000
@@ -462,6 +462,11 @@ class Transcriber:
             # A term where the first pass heard no words at all is an insertion by the
             # prompt, not a better reading of the audio.
             keep_term = keep_term and gap >= RIVAL_MARGIN and bool(heard.strip())
+            # Right after a subject pronoun a verb must come, not a drug or a procedure
+            # ("I met four men" is not "I metformin").
+            keep_term = keep_term and not (
+                after_subject(raw[:start]) and lexicon.term_by_text(name).category != "provider"
+            )
             if decisions is not None:
                 decisions.append(
                     {
@@ -512,7 +517,8 @@ class Transcriber:
             if terms:
                 hotwords = ", ".join(terms) + "."
                 t1 = time.perf_counter()
-                second = second_pass = self._long_form(audio, hotwords)
+                second_pass = self._long_form(audio, hotwords)
+                second = drop_restart(second_pass)
                 if plausible_second_pass(first, second):
                     raw = second
                 timings["decode2"] = (time.perf_counter() - t1) * 1000
@@ -533,8 +539,10 @@ class Transcriber:
                 prefix = self._prefix_tokens(first_tokens, first, cut) if cut > 0 else []
                 # The biased pass says the same utterance: cap it near the first's length.
                 limit = (len(first_tokens) - len(prefix)) * 3 // 2 + 8
-                second, _ = self._decode(encoded, self.second_pass_beam, hotwords, limit, prefix)
-                second_pass = second
+                second_pass, _ = self._decode(
+                    encoded, self.second_pass_beam, hotwords, limit, prefix
+                )
+                second = drop_restart(second_pass)
                 timings["decode2"] = (time.perf_counter() - t1) * 1000
                 if plausible_second_pass(first, second):
                     raw = second
@@ -683,6 +691,41 @@ def _spell_like(name: str, span: str) -> str:
     if span[:1].isupper() and name[:1].islower():
         return name[:1].upper() + name[1:]
     return name
+
+
+_SUBJECT_PRONOUNS = frozenset("i we they he she".split())
+
+
+def after_subject(text: str) -> bool:
+    """Whether ``text`` ends on a subject pronoun (so a verb, not a noun, comes next).
+
+    >>> after_subject("Yesterday I "), after_subject("He prescribed me ")
+    (True, False)
+    """
+    words = normalize_words(text)
+    return bool(words) and words[-1] in _SUBJECT_PRONOUNS
+
+
+def drop_restart(text: str) -> str:
+    """The text without a second go at the same sentence after the first one ended.
+
+    A prompted pass sometimes finishes the utterance and starts it again until the token
+    limit cuts it ("Can I see Dr. Rajagopalan this week? Can I see Dr. Rajagop"): after a
+    sentence end, a repeat of the text's first three words (or of all of them, if fewer
+    are left) starts the loop, and what follows is dropped.
+
+    >>> drop_restart("Can I see Dr. Rajagopalan this week? Can I see Dr. Rajagop")
+    'Can I see Dr. Rajagopalan this week?'
+    """
+    words = [(m.end(), m.group()) for m in re.finditer(r"\S+", text)]
+    norms = [w.lower().strip(".,?!") for _, w in words]
+    for k in range(1, len(words)):
+        if not words[k - 1][1].endswith(("?", "!", ".")) or norms[k - 1] in TITLE_WORDS:
+            continue  # no sentence end ("Dr." is a title)
+        n = min(3, len(words) - k)
+        if n >= 2 and norms[k : k + n] == norms[:n]:
+            return text[: words[k - 1][0]]
+    return text
 
 
 def plausible_second_pass(first: str, second: str) -> bool:
