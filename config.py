@@ -82,7 +82,7 @@ class EchoSettings(BaseSettings):
     gemini_live_voice: str = "Charon"
 
     # --- embedded local models --------------------------------------------------------------
-    whisper_model: str = "tiny.en"  # "tiny.en" (bundled), "base.en" (bundled, split), or a dir
+    whisper_model: str = "tiny.en"  # "tiny.en" (bundled), "base" (bundled, split), or a dir
     whisper_compute_type: str = "int8"
     # Mel window Whisper decodes short utterances in (Whisper's own is 30 s): 10 s measured
     # 128 ms vs 394 ms per utterance at a small accuracy cost (docs/vocabulary.md).

@@ -151,7 +151,9 @@ class LocalModels:
             if self._whisper is None:
                 from faster_whisper import WhisperModel
 
-                path = whisper_model_dir(self._settings.whisper_model)
+                path = whisper_model_dir(
+                    self._settings.whisper_model, cache_dir=self._settings.data_dir / "models"
+                )
                 logger.info(f"Loading Whisper '{self._settings.whisper_model}' from {path}")
                 self._whisper = WhisperModel(
                     path, device="cpu", compute_type=self._settings.whisper_compute_type
