@@ -15,14 +15,14 @@ decides, a transcript is required) with these changes:
   "…", "," or "-"),
   the end of turn waits until ``unfinished_hold_secs`` of silence have passed since the end
   of speech; speaking again cancels it as any VAD start does.
+  So does a possessive subject with no verb yet ("My appointment on Monday." [pause]
+  "I need to cancel it.": :func:`is_verbless_subject`; smart-turn scored it up to 0.89
+  over WebRTC).
 * **A question is an answerable turn.** When smart-turn calls the turn unfinished but the
   transcript is a question (ends with "?" *and* starts with a question word or an inverted
   auxiliary: :func:`is_question`), the turn ends once ``question_silence_secs`` of silence have
   passed, instead of after smart-turn's own fallback (``smart_turn_fallback_secs``, 3 s in
   Pipecat): smart-turn v3 often hears a complete question as unfinished.
-  So does a possessive subject with no verb yet ("My appointment on Monday." [pause]
-  "I need to cancel it.": :func:`is_verbless_subject`; smart-turn scored it up to 0.89
-  over WebRTC).
 * **An unsure statement waits.** Smart-turn v3 gives real sentence ends p ≥ 0.9; when it
   calls a statement (not :func:`is_question`, even if Whisper wrote "?") complete with less
   than ``uncertain_below`` (0.85), the end of turn waits ``uncertain_hold_secs`` of silence
@@ -92,9 +92,6 @@ def ends_on_bare_request_verb(text: str) -> bool:
     return len(words) >= 3 and words[-3] in _MODALS and words[-2] in _PRONOUNS
 
 
-# A syntactic question starts with a question word or an inverted auxiliary; a statement
-# Whisper closed with "?" (rising intonation before a pause: "My appointment on Monday?")
-# is not one.
 # A statement that opens on a possessive subject ("My appointment on Monday", "Our
 # daughter's prescription for …") and has no verb yet names a topic the caller has not said
 # anything about: callers front the topic and pause before the request ("… I need to
@@ -147,6 +144,9 @@ def is_verbless_subject(text: str) -> bool:
     return not any(w in VERBS or _CONTRACTION.search(w) for w in words)
 
 
+# A syntactic question starts with a question word or an inverted auxiliary; a statement
+# Whisper closed with "?" (rising intonation before a pause: "My appointment on Monday?")
+# is not one.
 QUESTION_STARTS = frozenset(
     """
     what when where who whom whose which why how
