@@ -107,6 +107,9 @@ class EchoSettings(BaseSettings):
     # smart-turn "complete" below this probability on a statement waits the hold (1.0 s)
     turn_uncertain_below: float = 0.85
     turn_uncertain_hold_secs: float = 1.0
+    # silence a bare acknowledgement ("Thank you.", "Yes.") waits for: callers go on after
+    # a comma pause ("Thank you, that's all."); a voice onset cancels the wait (0: off)
+    turn_short_hold_secs: float = 0.4
     # Audio packets aiortc's jitter buffer holds before handing one on (aiortc: 4 = 80 ms);
     # 1 suits loopback and LANs (transports.set_audio_jitter_prefetch).
     webrtc_audio_prefetch: int = 1

@@ -100,16 +100,18 @@ def user_turn_params(
             vad.add_pause_listener(analyzer)
         else:
             analyzer = LocalSmartTurnAnalyzerV3(params=smart_turn_params)
-        stop = [
-            EchoTurnStopStrategy(
-                turn_analyzer=analyzer,
-                min_silence_secs=knobs.min_silence_secs,
-                unfinished_hold_secs=knobs.unfinished_hold_secs,
-                question_silence_secs=knobs.question_silence_secs,
-                uncertain_below=knobs.uncertain_below,
-                uncertain_hold_secs=knobs.uncertain_hold_secs,
-            )
-        ]
+        strategy = EchoTurnStopStrategy(
+            turn_analyzer=analyzer,
+            min_silence_secs=knobs.min_silence_secs,
+            unfinished_hold_secs=knobs.unfinished_hold_secs,
+            question_silence_secs=knobs.question_silence_secs,
+            uncertain_below=knobs.uncertain_below,
+            uncertain_hold_secs=knobs.uncertain_hold_secs,
+            short_hold_secs=knobs.short_hold_secs,
+        )
+        if speculate:
+            vad.add_onset_listener(strategy)
+        stop = [strategy]
     else:
         stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=knobs.vad_stop_secs)]
     return LLMUserAggregatorParams(

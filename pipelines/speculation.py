@@ -45,12 +45,25 @@ class PauseListener(Protocol):
         """The user spoke again before the VAD stopped: the pause was not the end."""
 
 
+class OnsetListener(Protocol):
+    """Something that must know at once when voice comes back after the VAD stopped."""
+
+    async def on_voice_onset(self) -> None:
+        """Voice after a stop: the VAD is confirming a start (``start_secs``)."""
+
+    async def on_voice_lost(self) -> None:
+        """The onset did not last: no start, the silence goes on."""
+
+
 class PauseSignallingSileroVAD(SileroVADAnalyzer):
     """Silero VAD that also tells listeners when a silence starts and when it is broken.
 
     The VAD's own states and frames are unchanged; listeners only hear the STOPPING phase
     (speech → silence, before ``stop_secs`` elapse) as ``on_speech_pause`` once it has
     lasted ``pause_secs``, and ``on_speech_resume`` when speech returns before the stop.
+    Onset listeners hear the STARTING phase after a stop: ``on_voice_onset`` on its first
+    voiced window (``start_secs`` before the VAD confirms the start) and ``on_voice_lost``
+    if it falls back to quiet.
     """
 
     def __init__(self, *, pause_secs: float = 0.064, **kwargs: Any):
@@ -64,11 +77,17 @@ class PauseSignallingSileroVAD(SileroVADAnalyzer):
         super().__init__(**kwargs)
         self._pause_secs = pause_secs
         self._listeners: list[PauseListener] = []
+        self._onset_listeners: list[OnsetListener] = []
         self._paused = False
+        self._last_state = VADState.QUIET
 
     def add_pause_listener(self, listener: PauseListener) -> None:
         """Call ``listener`` on every announced pause and resume."""
         self._listeners.append(listener)
+
+    def add_onset_listener(self, listener: OnsetListener) -> None:
+        """Call ``listener`` when voice starts after a stop, and when that onset fades."""
+        self._onset_listeners.append(listener)
 
     def window_secs(self) -> float:
         """Length of one VAD analysis window in seconds."""
@@ -77,6 +96,13 @@ class PauseSignallingSileroVAD(SileroVADAnalyzer):
     async def analyze_audio(self, buffer: bytes) -> VADState:
         """Analyze like Silero, then announce pause starts and resumes."""
         state = await super().analyze_audio(buffer)
+        last, self._last_state = self._last_state, state
+        if state == VADState.STARTING and last == VADState.QUIET:
+            for listener in self._onset_listeners:
+                await listener.on_voice_onset()
+        elif state == VADState.QUIET and last == VADState.STARTING:
+            for listener in self._onset_listeners:
+                await listener.on_voice_lost()
         if state == VADState.STOPPING:
             silence = self._vad_stopping_count * self.window_secs()
             if not self._paused and silence >= self._pause_secs - 1e-6:

@@ -28,6 +28,13 @@ decides, a transcript is required) with these changes:
   than ``uncertain_below`` (0.85), the end of turn waits ``uncertain_hold_secs`` of silence
   like unfinished text ("My appointment on Monday," [pause] "I need to cancel it." scored
   0.6–0.8).
+* **A bare acknowledgement waits a little.** "Thank you." or "Yes." alone waits
+  ``short_hold_secs`` (0.4 s) of silence: callers go on after a comma pause ("Thank you,"
+  [240 ms] "that's all."), and the 0.2 s VAD stop ends the turn inside that pause.
+* **Voice back, no end of turn.** With the pause-signalling VAD, voice after the stop
+  (the VAD's STARTING phase, before ``start_secs`` confirm a start) cancels any hold at
+  once and no end of turn fires until the onset fades (:meth:`on_voice_onset`); before,
+  a hold that ran out inside those 0.2 s ended the turn under a caller already talking.
 * **Minimum silence.** Optionally every end of turn waits for ``min_silence_secs`` of
   silence after the end of speech (0 = smart-turn alone decides).
 
@@ -147,6 +154,26 @@ def is_verbless_subject(text: str) -> bool:
 # A syntactic question starts with a question word or an inverted auxiliary; a statement
 # Whisper closed with "?" (rising intonation before a pause: "My appointment on Monday?")
 # is not one.
+# A bare acknowledgement is a whole turn as often as the start of one ("Thank you," [pause]
+# "that's all."; "Yes," [pause] "but on Tuesday").
+ACKNOWLEDGEMENTS = frozenset(
+    """
+    yes yeah yep yup no nope okay ok sure alright right fine great perfect good thanks
+    thank you well so oh hi hello hey um uh
+    """.split()
+)
+
+
+def is_acknowledgement(text: str) -> bool:
+    """Whether the whole transcript is a short acknowledgement ("Thank you.", "Yes.").
+
+    >>> is_acknowledgement("Thank you."), is_acknowledgement("Thank you, that's all.")
+    (True, False)
+    """
+    words = _words(text)
+    return 0 < len(words) <= 3 and all(w in ACKNOWLEDGEMENTS for w in words)
+
+
 QUESTION_STARTS = frozenset(
     """
     what when where who whom whose which why how
@@ -204,6 +231,7 @@ class TurnTaking:
     speculation_secs: float = 0.064  # < 0: no speculative STT/smart-turn at the pause
     uncertain_below: float = 0.85  # smart-turn "complete" below this probability is unsure
     uncertain_hold_secs: float = 1.0  # silence an unsure statement waits for (0: off)
+    short_hold_secs: float = 0.4  # silence a bare acknowledgement waits for (0: off)
 
     @classmethod
     def from_settings(cls, settings: Any) -> TurnTaking:
@@ -221,6 +249,7 @@ class TurnTaking:
             "speculation_secs": "turn_speculation_secs",
             "uncertain_below": "turn_uncertain_below",
             "uncertain_hold_secs": "turn_uncertain_hold_secs",
+            "short_hold_secs": "turn_short_hold_secs",
         }
         return cls(
             **{
@@ -241,6 +270,7 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         question_silence_secs: float = 0.0,
         uncertain_below: float = 0.0,
         uncertain_hold_secs: float = 0.0,
+        short_hold_secs: float = 0.0,
         clock=time.time,
         **kwargs,
     ):
@@ -254,6 +284,7 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             uncertain_below: Smart-turn probability of "complete" under which a statement
                 (not a "?") is an unsure end of turn.
             uncertain_hold_secs: Silence an unsure end of turn waits for (0: none).
+            short_hold_secs: Silence a bare acknowledgement waits for (0: none).
             clock: Wall clock in seconds, the clock of ``VADUserStoppedSpeakingFrame``.
             **kwargs: ``turn_analyzer=...`` and the rest of
                 ``TurnAnalyzerUserTurnStopStrategy``'s arguments.
@@ -264,6 +295,8 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._question_silence = question_silence_secs
         self._uncertain_below = uncertain_below
         self._uncertain_hold = uncertain_hold_secs
+        self._short_hold = short_hold_secs
+        self._voice_onset = False  # voice came back; the VAD is confirming a start
         self._probability: float | None = None  # smart-turn's last P(complete) this turn
         self._overruled = False  # this end of turn comes from the "?" rule
         self._clock = clock
@@ -276,7 +309,26 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         """VAD segments of this turn still waiting for their transcript."""
         return self._pending_segments
 
+    async def on_voice_onset(self):
+        """Voice is back after the VAD stop: no end of turn while the VAD confirms it.
+
+        A hold would otherwise run out inside the VAD's ``start_secs`` and end the turn
+        under a caller who is already talking again.
+        """
+        self._voice_onset = True
+        await self._cancel_hold()
+
+    async def on_voice_lost(self):
+        """The onset faded without a start: the silence goes on, and so does the wait."""
+        self._voice_onset = False
+        await self._maybe_trigger_user_turn_stopped()
+
+    async def _handle_vad_user_started_speaking(self, frame):
+        self._voice_onset = False
+        await super()._handle_vad_user_started_speaking(frame)
+
     async def _reset(self):
+        self._voice_onset = False
         self._pending_segments = 0
         self._speech_end = None
         await super()._reset()
@@ -328,6 +380,8 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             need = max(need, self._question_silence)
         elif self._unsure():
             need = max(need, self._uncertain_hold)
+        elif self._short_hold and is_acknowledgement(self._text):
+            need = max(need, self._short_hold)
         return need
 
     def _unsure(self) -> bool:
@@ -340,7 +394,7 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         )
 
     async def _maybe_trigger_user_turn_stopped(self):
-        if not self._turn_complete:
+        if not self._turn_complete or self._voice_onset:
             return
         if not self._wait_for_transcript:
             await super()._maybe_trigger_user_turn_stopped()

@@ -31,7 +31,13 @@ from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from pipelines.cascaded import user_turn_params
-from pipelines.turn_taking import EchoTurnStopStrategy, TurnTaking, is_question, looks_unfinished
+from pipelines.turn_taking import (
+    EchoTurnStopStrategy,
+    TurnTaking,
+    is_acknowledgement,
+    is_question,
+    looks_unfinished,
+)
 
 RATE = 16000
 STEP = RATE // 50  # 20 ms
@@ -387,5 +393,54 @@ async def test_a_subject_without_its_verb_waits_even_when_smart_turn_is_sure():
         assert d.stopped == []
         await d.send(speech_stopped(), transcript("I need to cancel it."))
         assert len(d.stopped) == 1  # the sentence has its verb: no hold
+    finally:
+        await d.close()
+
+
+def test_is_acknowledgement():
+    assert is_acknowledgement("Thank you.") and is_acknowledgement("Yes.")
+    assert is_acknowledgement("Okay, thanks!")
+    assert not is_acknowledgement("Thank you, that's all.")
+    assert not is_acknowledgement("Yes, please book it.")
+    assert not is_acknowledgement("")
+
+
+async def test_a_bare_acknowledgement_waits_and_a_voice_onset_holds_the_turn_open():
+    d = await Driver(complete=True, probability=0.97, short_hold_secs=0.3).start()
+    try:
+        await d.send(VADUserStartedSpeakingFrame(), speech_stopped())
+        await d.send(transcript("Thank you."))
+        assert d.stopped == [] and d.strategy.required_silence() == 0.3
+        await d.strategy.on_voice_onset()  # "that's all" begins; the VAD is confirming it
+        await asyncio.sleep(0.35)
+        assert d.stopped == []  # the hold ran out under the caller's voice: no end of turn
+        await d.strategy.on_voice_lost()  # it was a breath, not speech
+        assert len(d.stopped) == 1  # the silence since the speech end is long enough
+    finally:
+        await d.close()
+    d = await Driver(complete=True, probability=0.97, short_hold_secs=0.3).start()
+    try:  # the onset becomes speech: the turn goes on and ends after the rest
+        await d.send(VADUserStartedSpeakingFrame(), speech_stopped(), transcript("Thank you."))
+        await d.strategy.on_voice_onset()
+        await d.send(VADUserStartedSpeakingFrame())
+        await asyncio.sleep(0.35)
+        assert d.stopped == []
+        await d.send(speech_stopped(), transcript("That's all."))
+        assert len(d.stopped) == 1
+    finally:
+        await d.close()
+
+
+async def test_an_unfinished_hold_never_runs_out_under_a_voice_onset():
+    d = await Driver(complete=True, unfinished_hold_secs=0.5).start()
+    try:
+        await d.send(VADUserStartedSpeakingFrame(), speech_stopped())  # 0.2 s silent already
+        await d.send(transcript("The medication I take is..."))
+        await asyncio.sleep(0.25)
+        await d.strategy.on_voice_onset()  # just before the hold's end
+        await asyncio.sleep(0.2)
+        assert d.stopped == []
+        await d.strategy.on_voice_lost()
+        assert len(d.stopped) == 1
     finally:
         await d.close()

@@ -42,6 +42,12 @@ class Listener:
     async def on_speech_resume(self) -> None:
         self.events.append(("resume", None))
 
+    async def on_voice_onset(self) -> None:
+        self.events.append(("onset", None))
+
+    async def on_voice_lost(self) -> None:
+        self.events.append(("lost", None))
+
 
 async def test_vad_announces_pauses_and_resumes(speak):
     vad = PauseSignallingSileroVAD(
@@ -66,6 +72,36 @@ async def test_vad_announces_pauses_and_resumes(speak):
     assert kinds.count("pause") == kinds.count("resume") + 1
     assert "resume" in kinds, "the 120 ms gap inside the sentence must be a pause then a resume"
     assert all(secs >= 0.064 for kind, secs in listener.events if kind == "pause")
+
+
+async def test_vad_announces_voice_coming_back_before_it_confirms_the_start(speak):
+    vad = PauseSignallingSileroVAD(
+        sample_rate=RATE,
+        params=VADParams(confidence=0.7, start_secs=0.2, stop_secs=0.2),
+        pause_secs=0.064,
+    )
+    vad.set_sample_rate(RATE)
+    listener = Listener()
+    vad.add_onset_listener(listener)
+    first = trim(speak("Thank you,"))
+    second = trim(speak("that's all."))
+    # 300 ms: longer than the 200 ms stop, so the VAD stops inside the pause
+    pcm = np.concatenate([silence(0.3), first, silence(0.3), second, silence(0.5)])
+    timeline = []
+    for i in range(0, len(pcm) - STEP + 1, STEP):
+        state = await vad.analyze_audio(pcm[i : i + STEP].tobytes())
+        timeline.append((i / RATE, state, len(listener.events)))
+    # Two onsets (each part's first voiced window); the second comes after a stop and
+    # before the VAD confirms speaking again, within a few windows of the voice.
+    assert [kind for kind, _ in listener.events] == ["onset", "onset"]
+    second_start = (0.3 + len(first) / RATE) + 0.3
+    onset_at = next(t for t, _, n in timeline if n == 2)
+    speaking_again = next(
+        t for t, state, _ in timeline if t > second_start and state == VADState.SPEAKING
+    )
+    assert second_start <= onset_at < second_start + 0.1
+    assert onset_at < speaking_again
+    assert any(state == VADState.QUIET for t, state, _ in timeline if t < second_start)
 
 
 def build(settings, models, *, speculation: bool):
@@ -131,3 +167,21 @@ async def test_a_pause_the_user_talks_through_is_not_used(settings, speak, model
     # The transcript covers the whole sentence, not the speculation made at the gap.
     assert "book" in text and "appointment" in text and "patel" in text
     assert stt.speculations >= 2 and stt.speculation_hits == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("short_hold", [0.4, 0.0])
+async def test_a_thank_you_followed_by_more_is_one_turn(settings, speak, models, short_hold):
+    first = trim(speak("Thank you,"))
+    second = trim(speak("that's all."))
+    # Piper's own comma pause is ~240 ms: longer than the 200 ms VAD stop.
+    pcm = np.concatenate([silence(0.4), first, silence(0.25), second, silence(1.5)])
+    settings = settings.model_copy(update={"turn_short_hold_secs": short_hold})
+    _, _, pipeline = build(settings, models, speculation=True)
+    down, _ = await run_test(pipeline, frames_to_send=frames_for(pcm))
+    messages = [m.lower() for m in user_messages(down)]
+    if short_hold:
+        (message,) = messages  # held 0.4 s; the voice onset at 250 ms cancelled the hold
+        assert "thank" in message and "all" in message
+    else:
+        assert len(messages) == 2 and "thank" in messages[0]  # the split the hold prevents
