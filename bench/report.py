@@ -160,6 +160,10 @@ def summary(rows: list[TurnRow], meta: dict[str, Any] | None = None) -> dict[str
             "turn_kinds": kinds_of(mine),
             "stats": column_stats(mine),
             "runs": per_run(rows, name),
+            "by_prompt_kind": {
+                kind: describe([r.client_gap_ms for r in mine if r.kind == kind and r.measured])
+                for kind in sorted({r.kind for r in mine})
+            },
             "cutoffs": cutoffs(mine),
             "wer": describe([r.wer for r in mine if r.measured and r.wer is not None]),
         }
@@ -210,6 +214,15 @@ def render(data: dict[str, Any]) -> str:
             lines.append(f"client gap p50/p90 per run: {per}")
             lines.append(
                 f"client gap over {len(runs)} run(s): p50 {_range(p50s)} ms, p90 {_range(p90s)} ms"
+            )
+        by_kind = sys_data.get("by_prompt_kind") or {}
+        if len(by_kind) > 1:
+            lines.append(
+                "client gap by prompt kind: "
+                + "; ".join(
+                    f"{kind} p50/p90 {_fmt(v['p50'])}/{_fmt(v['p90'])} (n={v['n']})"
+                    for kind, v in by_kind.items()
+                )
             )
         rate = cut["paused_rate"]
         lines.append(

@@ -263,6 +263,11 @@ def test_summary_ratios_and_render(tmp_path):
     text = report.render(data)
     assert "client gap" in text and "Echo / vanilla" in text and "false cut-offs" in text
     assert "1/2 (50%)" in text
+    # The short prompts (the latency set) and the paused ones (the cut-off set) apart too.
+    kinds = echo["by_prompt_kind"]
+    assert kinds["short"]["n"] == 6 and kinds["short"]["p50"] == pytest.approx(525.0)
+    assert kinds["paused"]["n"] == 1 and kinds["paused"]["p50"] == pytest.approx(300.0)
+    assert "short p50/p90 525/" in text and "paused p50/p90 300/300 (n=1)" in text
     assert "echo" in report.study_table(rows)
     json.dumps(data, default=str)
 
