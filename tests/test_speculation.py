@@ -49,14 +49,19 @@ class Listener:
         self.events.append(("lost", None))
 
 
-async def test_vad_announces_pauses_and_resumes(speak):
+def echo_vad() -> PauseSignallingSileroVAD:
+    """The VAD as Echo's defaults build it, at 16 kHz."""
     vad = PauseSignallingSileroVAD(
         sample_rate=RATE,
         params=VADParams(confidence=0.7, start_secs=0.2, stop_secs=0.2),
         pause_secs=0.064,
     )
     vad.set_sample_rate(RATE)
-    listener = Listener()
+    return vad
+
+
+async def test_vad_announces_pauses_and_resumes(speak):
+    vad, listener = echo_vad(), Listener()
     vad.add_pause_listener(listener)
     first = trim(speak("I'd like to book"))
     second = trim(speak("an appointment with Doctor Patel."))
@@ -75,13 +80,7 @@ async def test_vad_announces_pauses_and_resumes(speak):
 
 
 async def test_vad_announces_voice_coming_back_before_it_confirms_the_start(speak):
-    vad = PauseSignallingSileroVAD(
-        sample_rate=RATE,
-        params=VADParams(confidence=0.7, start_secs=0.2, stop_secs=0.2),
-        pause_secs=0.064,
-    )
-    vad.set_sample_rate(RATE)
-    listener = Listener()
+    vad, listener = echo_vad(), Listener()
     vad.add_onset_listener(listener)
     first = trim(speak("Thank you,"))
     second = trim(speak("that's all."))
