@@ -138,6 +138,10 @@ class EchoSettings(BaseSettings):
         """Path of the clinic booking database."""
         return self.clinic_db_path or self.data_dir / "clinic.db"
 
+    def models_dir(self) -> Path:
+        """Where models bundled in parts are assembled (``<data_dir>/models``)."""
+        return self.data_dir / "models"
+
     def resolved_audit_db(self) -> Path:
         """Path of the SQLite audit database."""
         return self.audit_db_path or self.data_dir / "audit.db"

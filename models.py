@@ -186,23 +186,24 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def whisper_model_dir(
-    name: str, *, verify: bool = False, cache_dir: Path | str = Path("echo_data/models")
-) -> str:
+def whisper_model_dir(name: str, *, verify: bool = False, cache_dir: Path | None = None) -> str:
     """Resolve a Whisper model name or a CTranslate2 model directory to a path.
 
     Args:
         name: "tiny.en" (bundled), "base" (bundled in two parts, joined into
             ``cache_dir`` on first use) or a directory with a CTranslate2 ``model.bin``.
         verify: Check the files' sha256.
-        cache_dir: Where split models are assembled (``<data_dir>/models``).
+        cache_dir: Where split models are assembled (``EchoSettings.models_dir()``);
+            required for them.
     """
     if name in WHISPER_MODELS:
         model = WHISPER_MODELS[name]
         return str(model.verify() if verify else model.path())
     if name in WHISPER_SPLIT_MODELS:
+        if cache_dir is None:
+            raise ValueError(f"Whisper model '{name}' is assembled from parts: pass cache_dir")
         split = WHISPER_SPLIT_MODELS[name]
-        return str(split.verify(Path(cache_dir)) if verify else split.path(Path(cache_dir)))
+        return str(split.verify(cache_dir) if verify else split.path(cache_dir))
     path = Path(name).expanduser()
     if (path / "model.bin").exists():
         return str(path)

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             synthesize(args.utterances, audio_dir)
         audios = [load_wav(audio_dir / f"{u.id}.wav") for u in utterances]
 
-    model_dir = whisper_model_dir(settings.whisper_model, cache_dir=settings.data_dir / "models")
+    model_dir = whisper_model_dir(settings.whisper_model, cache_dir=settings.models_dir())
     common = {"compute_type": settings.whisper_compute_type, "lexicon": lexicon}
     plain = Transcriber(model_dir, pad_seconds=pad, biasing=False, correction=False, **common)
     echo = Transcriber(model_dir, pad_seconds=pad, biasing=True, correction=True, **common)

@@ -152,7 +152,7 @@ class LocalModels:
                 from faster_whisper import WhisperModel
 
                 path = whisper_model_dir(
-                    self._settings.whisper_model, cache_dir=self._settings.data_dir / "models"
+                    self._settings.whisper_model, cache_dir=self._settings.models_dir()
                 )
                 logger.info(f"Loading Whisper '{self._settings.whisper_model}' from {path}")
                 self._whisper = WhisperModel(

@@ -99,9 +99,7 @@ class EchoWhisperSTTService(WhisperSTTService):
             **kwargs: Passed to the constructor.
         """
         return cls(
-            model_dir=whisper_model_dir(
-                settings.whisper_model, cache_dir=settings.data_dir / "models"
-            ),
+            model_dir=whisper_model_dir(settings.whisper_model, cache_dir=settings.models_dir()),
             compute_type=settings.whisper_compute_type,
             pad_seconds=settings.whisper_pad_seconds,
             lexicon=lexicon,

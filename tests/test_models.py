@@ -18,6 +18,8 @@ def test_bundled_models_match_their_recorded_sha256():
 def test_unknown_model_names_the_known_ones(tmp_path):
     with pytest.raises(ModelNotFoundError, match=r"'tiny\.en'.*'base'|'base'.*'tiny\.en'"):
         whisper_model_dir("large-v9", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="pass cache_dir"):
+        whisper_model_dir("base")  # assembled from parts: it needs a place to go
     with pytest.raises(ModelNotFoundError, match="en_US-joe-medium"):
         piper_voice_dir("en_GB-nobody")
 

@@ -53,7 +53,7 @@ def build_transcriber(
     if biasing is None:
         biasing = bool(getattr(settings, "whisper_biasing", True))
     return Transcriber(
-        whisper_model_dir(settings.whisper_model, cache_dir=settings.data_dir / "models"),
+        whisper_model_dir(settings.whisper_model, cache_dir=settings.models_dir()),
         compute_type=settings.whisper_compute_type,
         pad_seconds=pad_seconds if pad_seconds is not None else settings.whisper_pad_seconds,
         lexicon=lexicon,

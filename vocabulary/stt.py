@@ -465,7 +465,7 @@ class Transcriber:
             # Right after a subject pronoun a verb must come, not a drug or a procedure
             # ("I met four men" is not "I metformin").
             keep_term = keep_term and not (
-                after_subject(raw[:start]) and lexicon.term_by_text(name).category != "provider"
+                after_subject(raw[:start]) and options[best].category != "provider"
             )
             if decisions is not None:
                 decisions.append(
