@@ -3,6 +3,8 @@
 Real Silero VAD, smart-turn v3 and faster-whisper on Piper speech, fed in real time.
 """
 
+import re
+
 import numpy as np
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
@@ -162,9 +164,12 @@ async def test_a_pause_the_user_talks_through_is_not_used(settings, speak, model
     stops = [f for f in up + down if isinstance(f, VADUserStoppedSpeakingFrame)]
     assert stops, "the VAD stopped at the end"
     (transcript,) = user_messages(down)
-    text = transcript.lower()
-    # The transcript covers the whole sentence, not the speculation made at the gap.
-    assert "book" in text and "appointment" in text and "patel" in text
+    words = set(re.findall(r"[a-z']+", transcript.lower()))
+    # The transcript covers the whole sentence, not the speculation made at the gap: the
+    # words after the gap are there, and most of those before it. (Not every one: on
+    # another CPU tiny.en heard "I'd like to vote" across the 130 ms gap.)
+    assert {"appointment", "patel"} <= words
+    assert len(words & {"i'd", "like", "to", "book"}) >= 2
     assert stt.speculations >= 2 and stt.speculation_hits == 1
 
 
