@@ -16,7 +16,7 @@ import numpy as np
 from realtime.protocol import SAMPLE_RATE
 from realtime.turns import VAD_RATE
 
-NO_SPEECH_PROB = 0.6  # Whisper segments more likely silence than this are dropped
+NO_SPEECH_PROB = 0.6  # unsure Whisper segments more likely silence than this are dropped
 
 
 def to_float(pcm: np.ndarray) -> np.ndarray:
@@ -105,8 +105,12 @@ class LocalEngine:
             segments, _ = self.models.whisper().transcribe(
                 to_float(pcm16k), language="en", initial_prompt=prompt
             )
+            from vocabulary.stt import is_no_speech
+
             text = " ".join(
-                s.text.strip() for s in segments if s.no_speech_prob < NO_SPEECH_PROB
+                s.text.strip()
+                for s in segments
+                if not is_no_speech(s.text, s.no_speech_prob, s.avg_logprob, NO_SPEECH_PROB)
             ).strip()
         if text and self.lexicon is not None:
             from vocabulary import correct

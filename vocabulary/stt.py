@@ -73,6 +73,11 @@ RIVAL_SOUND_FLOOR = 0.65
 SETTLED_SCORE = 0.9
 # A first-pass candidate this strong that the biased pass did not write is checked too.
 OPEN_FLOOR = 0.8
+# Whisper's own silence rule (openai/whisper, faster-whisper): a decode is "no speech" when
+# the no-speech probability is high *and* the words are unsure (mean token log-prob below
+# this). The probability alone drops short real utterances: "That's all." after a pause
+# scores 0.44-0.67 with a mean log-prob of -0.25 to -0.75; noise scores -1.5 to -2.2.
+NO_SPEECH_LOGPROB = -1.0
 
 
 @dataclass
@@ -137,7 +142,8 @@ class Transcriber:
             much per step and found no more terms; the audio check picks among them).
         threshold: Corrector threshold.
         no_speech_threshold: Drop the text when Whisper's no-speech probability reaches
-            this (as Pipecat's WhisperSTTService does).
+            this and the decode is unsure (``is_no_speech``; Pipecat's WhisperSTTService
+            drops on the probability alone, which loses short real utterances).
         cpu_threads: CTranslate2 intra-op threads (0: its default).
         device: "cpu" or "auto".
     """
@@ -244,7 +250,9 @@ class Transcriber:
             )[0]
             tokens = list(result.sequences_ids[0])
             text = self._tokenizer.decode(tokens).strip()
-        if result.no_speech_prob >= self.no_speech_threshold:
+        length = len(tokens)
+        mean_logprob = result.scores[0] * length ** options["length_penalty"] / (length + 1)
+        if is_no_speech(text, result.no_speech_prob, mean_logprob, self.no_speech_threshold):
             return "", []
         return text, tokens
 
@@ -269,7 +277,9 @@ class Transcriber:
             audio, language="en", beam_size=self.beam_size, hotwords=hotwords
         )
         return " ".join(
-            s.text.strip() for s in segments if s.no_speech_prob < self.no_speech_threshold
+            s.text.strip()
+            for s in segments
+            if not is_no_speech(s.text, s.no_speech_prob, s.avg_logprob, self.no_speech_threshold)
         ).strip()
 
     def bias_candidates(self, text: str) -> list[Candidate]:
@@ -746,6 +756,31 @@ def plausible_second_pass(first: str, second: str) -> bool:
         tuple(w.lower().strip(".,?!") for w in words[i : i + 4]) for i in range(len(words) - 3)
     ]
     return len(grams) == len(set(grams))
+
+
+def is_no_speech(
+    text: str,
+    no_speech_prob: float,
+    mean_logprob: float,
+    threshold: float,
+    logprob_threshold: float = NO_SPEECH_LOGPROB,
+) -> bool:
+    """Whether a Whisper decode is silence or noise rather than words, and is dropped.
+
+    Whisper's rule: the no-speech probability reaches ``threshold`` and the decode is
+    unsure (mean token log-prob below ``logprob_threshold``). A decode with no letter or
+    digit (Whisper writes "." for silence) is no speech either.
+
+    Args:
+        text: The decoded text.
+        no_speech_prob: Whisper's probability of the no-speech token at the start.
+        mean_logprob: Mean log-probability of the decoded tokens (Whisper's avg_logprob).
+        threshold: No-speech probability from which an unsure decode is dropped.
+        logprob_threshold: Mean log-prob under which a decode counts as unsure.
+    """
+    if not any(c.isalnum() for c in text):
+        return True
+    return no_speech_prob >= threshold and mean_logprob < logprob_threshold
 
 
 def _letters(text: str) -> int:
