@@ -111,11 +111,19 @@ class EchoRuntime:
         async def warm():
             phrases = fixed_phrases()
             cached = await asyncio.to_thread(
-                self.models.warm_phrases, phrases, stop=self._stop_warming
+                self.models.warm_phrases,
+                phrases,
+                stop=self._stop_warming,
+                pause=lambda: bool(self.sessions),  # a live call has the CPU first
             )
             logger.info(f"pre-synthesized {cached} phrases")
 
         self._warming = asyncio.create_task(warm())
+
+    @property
+    def warming(self) -> bool:
+        """Whether the start-up phrase synthesis is still under way (paused or not)."""
+        return self._warming is not None and not self._warming.done()
 
     def today(self):
         """The clinic's current date."""
@@ -256,7 +264,8 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
         if warm_up:
             await asyncio.to_thread(runtime.models.warm_up)
             if settings.tts_warm_phrases and providers.select("tts", settings).local:
-                # In the background: the server is ready at once, the cache fills in seconds.
+                # In the background (~10 s on 2 cores); /readyz says 503 until it is done
+                # and live calls pause it.
                 runtime.warm_phrases_in_background()
         app.state.runtime = runtime
         logger.info(f"Echo ready on http://{settings.host}:{settings.port}/")
@@ -279,8 +288,17 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz(request: Request):
+        """Liveness: 200 while the server runs."""
         runtime: EchoRuntime = request.app.state.runtime
-        return {"status": "ok", "sessions": len(runtime.sessions)}
+        return {"status": "ok", "sessions": len(runtime.sessions), "warming": runtime.warming}
+
+    @app.get("/readyz")
+    async def readyz(request: Request):
+        """Readiness: 503 until the start-up warm-up is done, so calls get the whole CPU."""
+        runtime: EchoRuntime = request.app.state.runtime
+        if runtime.warming:
+            return JSONResponse(status_code=503, content={"status": "warming"})
+        return {"status": "ready"}
 
     @app.get("/api/pipelines")
     async def list_pipelines():

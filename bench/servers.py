@@ -2,8 +2,8 @@
 
 A :class:`System` names one bot configuration — Echo with some settings overridden, the
 vanilla Pipecat bot, or an Echo server already running at a URL. :class:`ServerProcess`
-starts it (``python -m bench.serve`` / ``python -m bench.vanilla``), waits for ``/healthz``
-and stops it; its output goes to ``<out>/<name>.log``.
+starts it (``python -m bench.serve`` / ``python -m bench.vanilla``), waits for ``/readyz``
+(``/healthz`` where there is none) and stops it; its output goes to ``<out>/<name>.log``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,22 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=timeout) as res:
             return res.status == 200
+    except OSError:
+        return False
+
+
+def ready(url: str, timeout: float = 2.0) -> bool:
+    """Whether the server takes calls at full speed: ``/readyz`` answers 200.
+
+    Echo answers 503 there while it pre-synthesizes its phrases at start-up (a call then
+    competes with Piper for the CPU); a server without ``/readyz`` (404: the vanilla bot)
+    is ready when ``/healthz`` answers.
+    """
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=timeout) as res:
+            return res.status == 200
+    except urllib.error.HTTPError as e:
+        return e.code == 404 and healthy(url, timeout)
     except OSError:
         return False
 
@@ -128,14 +145,14 @@ class ServerProcess:
         )
 
     def wait_ready(self, timeout: float = 300.0) -> None:
-        """Block until ``/healthz`` answers.
+        """Block until the server is ready (:func:`ready`).
 
         Raises:
             ServerStartError: The process exited or did not answer in time.
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if healthy(self.url):
+            if ready(self.url):
                 return
             if self.proc is not None and self.proc.poll() is not None:
                 raise ServerStartError(

@@ -10,7 +10,7 @@ import asyncio
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -202,21 +202,37 @@ class LocalModels:
         for _ in self.piper().synthesize("Hello."):
             pass
 
-    def warm_phrases(self, phrases: Iterable[str], *, stop: threading.Event | None = None) -> int:
+    def warm_phrases(
+        self,
+        phrases: Iterable[str],
+        *,
+        stop: threading.Event | None = None,
+        pause: Callable[[], bool] | None = None,
+        poll_secs: float = 0.1,
+    ) -> int:
         """Synthesize fixed phrases into the phrase cache (split as the TTS service splits).
+
+        Piper takes every core while it synthesizes; a call going on at the same time
+        hears the VAD and Whisper fall behind (words lost, turns cut). ``pause`` lets live
+        calls go first: no phrase is started while it returns True.
 
         Args:
             phrases: Sentences, as the TTS service receives them.
             stop: Set it to stop early (server shutdown).
+            pause: Wait (polling every ``poll_secs``) while this returns True.
+            poll_secs: How often a paused warm-up looks again.
 
         Returns:
             The number of phrases in the cache.
         """
+        stop = stop or threading.Event()
         voice = self.piper()
         for phrase in phrases:
-            if stop is not None and stop.is_set():
-                break
             for piece in split_first_clause(phrase):
+                while pause is not None and pause() and not stop.is_set():
+                    stop.wait(poll_secs)
+                if stop.is_set():
+                    return len(self.phrases)
                 self.phrases.pcm(voice, piece)
         return len(self.phrases)
 

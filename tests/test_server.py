@@ -4,7 +4,7 @@ import aiohttp
 import pytest
 
 from config import EchoSettings
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +104,20 @@ async def test_missing_cloud_key_is_503_naming_the_variable(tmp_path):
         assert status == 503 and "OPENAI_API_KEY" in body["detail"]["error"]
         status, _ = await request(server, "GET", "/healthz")
         assert status == 200
+
+
+async def test_readyz_waits_for_the_phrase_warm_up_and_healthz_stays_up(live_server):
+    # Right after start-up Piper is still pre-synthesizing the brain's phrases (~10 s on
+    # two cores): not ready for calls, but alive.
+    status, body = await request(live_server, "GET", "/readyz")
+    assert (status, body["status"]) == (503, "warming")
+    status, body = await request(live_server, "GET", "/healthz")
+    assert status == 200 and body["warming"] is True
+
+    runtime = live_server.app.state.runtime
+    assert await wait_until(lambda: not runtime.warming, timeout=120)
+    status, body = await request(live_server, "GET", "/readyz")
+    assert (status, body["status"]) == (200, "ready")
+    assert len(runtime.models.phrases) > 20
+    status, body = await request(live_server, "GET", "/healthz")
+    assert body["warming"] is False

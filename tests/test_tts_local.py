@@ -1,5 +1,8 @@
 """Local Piper TTS: first-clause split, phrase cache, fixed-phrase warm-up (real Piper voice)."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from pipecat.frames.frames import TTSAudioRawFrame, TTSSpeakFrame
@@ -110,3 +113,30 @@ def test_warm_phrases_fills_the_cache(models):
     count = models.warm_phrases(["Sure, what can I do for you?", "Okay."])
     assert count >= 2
     assert models.phrases.get("Sure, what can I do for you?") is not None
+
+
+def test_warm_phrases_wait_while_a_call_is_live_and_stop_when_told(models):
+    phrases = ["Your visit is confirmed for the morning.", "Please hold the line."]
+    live, stop = threading.Event(), threading.Event()
+    live.set()
+    done = []
+    worker = threading.Thread(
+        target=lambda: done.append(
+            models.warm_phrases(phrases, stop=stop, pause=live.is_set, poll_secs=0.01)
+        )
+    )
+    worker.start()
+    time.sleep(0.5)
+    # Nothing is synthesized while a call is live: Piper would take its CPU.
+    assert worker.is_alive() and all(models.phrases.get(p) is None for p in phrases)
+    live.clear()
+    worker.join(timeout=60)
+    assert done and all(models.phrases.get(p) is not None for p in phrases)
+
+    # Told to stop while paused: returns at once, synthesizes nothing more.
+    live.set()
+    stop.set()
+    started = time.monotonic()
+    models.warm_phrases(["One more phrase to say."], stop=stop, pause=live.is_set)
+    assert time.monotonic() - started < 1.0
+    assert models.phrases.get("One more phrase to say.") is None
