@@ -53,18 +53,26 @@ def _no_speech_prob(transcriber: Transcriber, audio: np.ndarray) -> float:
 @pytest.mark.slow
 def test_a_short_answer_after_a_pause_is_not_dropped_as_silence(transcriber, speak):
     """The segment the VAD cuts after "Thank you, [250 ms] that's all." with 0.1-0.3 s of
-    lead-in: Whisper's no-speech probability alone (Pipecat's rule) said silence."""
+    lead-in. Whisper's no-speech probability for it was 0.44-0.67 in one synthesis and
+    0.26-0.39 in another (Piper's voice varies run to run), against Pipecat's 0.4. With the
+    threshold at the lowest probability measured, the probability alone drops every one of
+    them; a confident decode must still be kept."""
     speech = speak("that's all.")
     voiced = np.nonzero(np.abs(speech) > 200)[0]
     speech = speech[voiced[0] : voiced[-1] + 1].astype(np.float32) / 32768
-    probs = []
-    for lead in (0.1, 0.2, 0.3):
-        audio = np.concatenate([np.zeros(int(RATE * lead), np.float32), speech])
-        audio = np.concatenate([audio, np.zeros(int(RATE * 0.2), np.float32)])
-        probs.append(_no_speech_prob(transcriber, audio))
-        text = transcriber.transcribe(audio).raw.lower()
-        assert "all" in text, (lead, probs[-1], text)
-    assert max(probs) >= 0.4  # the old rule would have dropped at least one of them
+    segments = [
+        np.concatenate(
+            [np.zeros(int(RATE * lead), np.float32), speech, np.zeros(int(RATE * 0.2), np.float32)]
+        )
+        for lead in (0.1, 0.2, 0.3)
+    ]
+    probs = [_no_speech_prob(transcriber, audio) for audio in segments]
+    strict = Transcriber(
+        transcriber.model, pad_seconds=10, lexicon=None, no_speech_threshold=min(probs)
+    )
+    for audio, prob in zip(segments, probs, strict=True):
+        text = strict.transcribe(audio).raw.lower()
+        assert "all" in text, (prob, text)
 
 
 @pytest.mark.slow
