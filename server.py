@@ -264,7 +264,7 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
         if warm_up:
             await asyncio.to_thread(runtime.models.warm_up)
             if settings.tts_warm_phrases and providers.select("tts", settings).local:
-                # In the background (~10 s on 2 cores); /readyz says 503 until it is done
+                # In the background (4-10 s on 2 cores); /readyz says 503 until it is done
                 # and live calls pause it.
                 runtime.warm_phrases_in_background()
         app.state.runtime = runtime
