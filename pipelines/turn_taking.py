@@ -151,9 +151,6 @@ def is_verbless_subject(text: str) -> bool:
     return not any(w in VERBS or _CONTRACTION.search(w) for w in words)
 
 
-# A syntactic question starts with a question word or an inverted auxiliary; a statement
-# Whisper closed with "?" (rising intonation before a pause: "My appointment on Monday?")
-# is not one.
 # A bare acknowledgement is a whole turn as often as the start of one ("Thank you," [pause]
 # "that's all."; "Yes," [pause] "but on Tuesday").
 ACKNOWLEDGEMENTS = frozenset(
@@ -174,6 +171,9 @@ def is_acknowledgement(text: str) -> bool:
     return 0 < len(words) <= 3 and all(w in ACKNOWLEDGEMENTS for w in words)
 
 
+# A syntactic question starts with a question word or an inverted auxiliary; a statement
+# Whisper closed with "?" (rising intonation before a pause: "My appointment on Monday?")
+# is not one.
 QUESTION_STARTS = frozenset(
     """
     what when where who whom whose which why how
