@@ -142,6 +142,12 @@ class EchoSettings(BaseSettings):
         """Where models bundled in parts are assembled (``<data_dir>/models``)."""
         return self.data_dir / "models"
 
+    def whisper_model_path(self) -> str:
+        """Directory of the configured Whisper model (split models assembled on first use)."""
+        from models import whisper_model_dir
+
+        return whisper_model_dir(self.whisper_model, cache_dir=self.models_dir())
+
     def resolved_audit_db(self) -> Path:
         """Path of the SQLite audit database."""
         return self.audit_db_path or self.data_dir / "audit.db"

@@ -34,7 +34,6 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from config import EchoSettings  # noqa: E402
-from models import whisper_model_dir  # noqa: E402
 from vocabulary import Lexicon, candidates, correct  # noqa: E402
 from vocabulary.casestudy import CASE_STUDY_VOCABULARY  # noqa: E402
 from vocabulary.evaluation import (  # noqa: E402
@@ -97,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             synthesize(args.utterances, audio_dir)
         audios = [load_wav(audio_dir / f"{u.id}.wav") for u in utterances]
 
-    model_dir = whisper_model_dir(settings.whisper_model, cache_dir=settings.models_dir())
+    model_dir = settings.whisper_model_path()
     common = {"compute_type": settings.whisper_compute_type, "lexicon": lexicon}
     plain = Transcriber(model_dir, pad_seconds=pad, biasing=False, correction=False, **common)
     echo = Transcriber(model_dir, pad_seconds=pad, biasing=True, correction=True, **common)

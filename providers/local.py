@@ -20,7 +20,7 @@ from pipecat.services.piper.tts import PiperTTSSettings
 from pipecat.services.tts_service import TTSService
 
 from config import EchoSettings
-from models import piper_voice_dir, whisper_model_dir
+from models import piper_voice_dir
 
 _CLAUSE_END = re.compile(r"[,;:]\s+|\s+[—–-]\s+")
 
@@ -151,9 +151,7 @@ class LocalModels:
             if self._whisper is None:
                 from faster_whisper import WhisperModel
 
-                path = whisper_model_dir(
-                    self._settings.whisper_model, cache_dir=self._settings.models_dir()
-                )
+                path = self._settings.whisper_model_path()
                 logger.info(f"Loading Whisper '{self._settings.whisper_model}' from {path}")
                 self._whisper = WhisperModel(
                     path, device="cpu", compute_type=self._settings.whisper_compute_type

@@ -20,7 +20,6 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import assert_given
 
-from models import whisper_model_dir
 from vocabulary.lexicon import Lexicon
 from vocabulary.stt import Transcriber
 
@@ -99,7 +98,7 @@ class EchoWhisperSTTService(WhisperSTTService):
             **kwargs: Passed to the constructor.
         """
         return cls(
-            model_dir=whisper_model_dir(settings.whisper_model, cache_dir=settings.models_dir()),
+            model_dir=settings.whisper_model_path(),
             compute_type=settings.whisper_compute_type,
             pad_seconds=settings.whisper_pad_seconds,
             lexicon=lexicon,

@@ -45,7 +45,6 @@ def build_transcriber(
         biasing: Override the biased second pass (default on with a vocabulary).
         pad_seconds: Override ``settings.whisper_pad_seconds``.
     """
-    from models import whisper_model_dir
     from vocabulary.stt import Transcriber
 
     if correction is None:
@@ -53,7 +52,7 @@ def build_transcriber(
     if biasing is None:
         biasing = bool(getattr(settings, "whisper_biasing", True))
     return Transcriber(
-        whisper_model_dir(settings.whisper_model, cache_dir=settings.models_dir()),
+        settings.whisper_model_path(),
         compute_type=settings.whisper_compute_type,
         pad_seconds=pad_seconds if pad_seconds is not None else settings.whisper_pad_seconds,
         lexicon=lexicon,
