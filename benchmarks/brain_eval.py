@@ -1,4 +1,4 @@
-"""Score the local brain on caller openings: did it do what a good clinic line does?
+"""Score the local brain on caller openings against what a good clinic line does.
 
 Each line of a TSV (``id``, ``caller says``, ``expect``) is one fresh call: the greeting, then
 the caller's sentence, answered by the real brain with the real clinic tools on a freshly
@@ -104,7 +104,8 @@ def judge(expect: str, calls: list[tuple[str, dict]], reply: str) -> tuple[bool,
                 bool(topics) or "find_provider" in names,
                 "no provider information looked up",
             )
-        return arg in topics, f"clinic_info({arg}) not called: {calls}"
+        wanted = {"telehealth", "visits"} if arg == "telehealth" else {arg}
+        return bool(wanted & set(topics)), f"clinic_info({arg}) not called: {calls}"
     if kind == "late":
         topics = [a.get("topic") for n, a in calls if n == "clinic_info"]
         return "late" in topics, "late policy not given"

@@ -25,6 +25,26 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from clinic.dialogue_care import (
+    CRISIS,
+    DECLINE,
+    EMERGENCY,
+    NEW_TASK_LABELS,
+    STRONG,
+    UNSURE,
+    CareDialogue,
+)
+from clinic.dialogue_vision import VisionDialogue, has_image
+from clinic.info import load_info
+from clinic.intents import (
+    Meaning,
+    asks_callback,
+    complaint_specialty,
+    frustration_score,
+    mentions_insurance,
+    provider_question,
+    red_flag,
+)
 from clinic.nlu import (
     Intent,
     ProviderMatch,
@@ -46,6 +66,7 @@ from clinic.nlu import (
     says_anyone,
     spoken_specialty,
 )
+from clinic.parse import find_medication
 
 MAX_OFFERED = 3
 _HEARD_CACHE_SIZE = 256
@@ -55,12 +76,18 @@ _NEW_TASK_INTENTS = frozenset(
 )
 
 GREETING = (
-    "Hi, this is Echo, the clinic's appointment line. I can book, cancel or check your "
-    "appointments. How can I help?"
+    "Hi, this is Echo, the clinic's appointment line. I can book, move or cancel visits, "
+    "or request refills. How can I help?"
 )
 HELP = (
-    "I can book an appointment with one of our doctors, cancel one, or tell you which "
-    "appointments you have. For example, say I'd like to see Doctor Patel on Tuesday."
+    "I can book, move or cancel appointments, request refills, or answer clinic questions. "
+    "For example, say: book me with Doctor Patel on Tuesday."
+)
+_FILLERS = frozenset("a ah eh er erm hm hmm huh mm mhm oh uh um umm well so like".split())
+_EARLIEST_RE = re.compile(
+    r"\b(?:earliest|soonest|first available|next available|as soon as possible|asap|"
+    r"whoever|who ?ever|anybody|anyone|any doctor|any provider|any of the doctors|"
+    r"first thing|any openings?|anything)\b"
 )
 
 
@@ -75,7 +102,7 @@ def fixed_phrases() -> list[str]:
     as the TTS service receives them. Computed replies (names, times) are not included.
     """
     tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
-    texts = {GREETING, HELP}
+    texts = {GREETING, HELP, EMERGENCY, CRISIS, DECLINE, UNSURE}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Assign):
             continue
@@ -110,7 +137,17 @@ class _Heard:
     """Everything understood in one user utterance."""
 
     text: str
+    raw: str
     intent: Intent
+    meaning: Meaning
+    emergency: bool
+    medication: str | None
+    complaint: str | None
+    frustration: float
+    earliest: bool
+    callback: bool
+    insurance: bool
+    provider_question: bool
     provider: ProviderMatch
     specialty: str | None
     day: date | None
@@ -146,6 +183,14 @@ class _State:
     need: CallTool | None = None
     reply: str | None = None
     greeted: bool = False
+    refill: str | None = None  # medication of a pending refill request
+    identified: bool = False
+    after_identity: str | None = None  # the task waiting for the caller's identity
+    id_name: str | None = None
+    id_dob: date | None = None
+    image_new: bool = False  # an image arrived that has not been read yet
+    moving: dict | None = None  # the appointment being rescheduled
+    move_to: tuple | None = None  # (day, part, time) the caller asked to move it to
 
 
 def _spoken_provider(name: str) -> str:
@@ -185,6 +230,21 @@ def _describe_slots(slots: list[dict], conjunction: str = "or") -> str:
     return _join(parts, conjunction)
 
 
+def _describe_with_doctors(slots: list[dict]) -> str:
+    """Slots of several doctors: "on Monday, December 1st at 9 AM with Doctor A or Doctor B"."""
+    by_time: list[tuple[datetime, list[str]]] = []
+    for slot in slots:
+        start, who = _slot_start(slot), _spoken_provider(slot["provider"])
+        if by_time and by_time[-1][0] == start:
+            by_time[-1][1].append(who)
+        else:
+            by_time.append((start, [who]))
+    if len({start.date() for start, _ in by_time}) == 1:
+        parts = [f"at {format_time(start)} with {_join(who, 'or')}" for start, who in by_time]
+        return f"on {format_day(by_time[0][0].date())} {_join(parts, 'or')}"
+    return _join([f"{format_when(start)} with {_join(who, 'or')}" for start, who in by_time], "or")
+
+
 def _describe_appointment(appt: dict) -> str:
     return f"with {_spoken_provider(appt['provider'])} on {format_when(_slot_start(appt))}"
 
@@ -193,6 +253,13 @@ def _code_spoken(appointment_id: str) -> str:
     """A code said aloud: "APT-7K3F9Q" → "7 K 3 F 9 Q" (easy to write down)."""
     code = appointment_id.split("-", 1)[-1]
     return " ".join(code)
+
+
+def _vocabulary_meds() -> list[str]:
+    """Medication names of the default clinic vocabulary."""
+    from config import DEFAULT_VOCABULARY
+
+    return list(json.loads(DEFAULT_VOCABULARY.read_text()).get("medications") or [])
 
 
 def _parse_content(content: Any) -> str:
@@ -207,19 +274,43 @@ def _parse_content(content: Any) -> str:
     return ""
 
 
-class ClinicBrain:
+class ClinicBrain(CareDialogue, VisionDialogue):
     """Deterministic dialogue policy over a chat transcript with clinic tool calls.
 
     Args:
         provider_names: Every bookable provider, as the directory spells them ("Dr. Patel").
         specialties: Every specialty offered.
-        today: The clinic-local date of the conversation (resolves "Tuesday").
+        today: The clinic-local date of the conversation (resolves "tuesday").
+        classifier: What a sentence means (:class:`clinic.intents.IntentClassifier`); default:
+            the shared one on the bundled sentence encoder, loaded on first use.
+        medications: The vocabulary's medication names (refill requests).
+        can_transfer: The transport can hand the call to a person (telephony).
+        vision: The caller can show images (``read_image`` is available).
+        info: The clinic information (default: the bundled file); its insurance plans help
+            recognise an insurance question.
     """
 
-    def __init__(self, *, provider_names: list[str], specialties: list[str], today: date):
+    def __init__(
+        self,
+        *,
+        provider_names: list[str],
+        specialties: list[str],
+        today: date,
+        classifier: Any = None,
+        medications: list[str] | None = None,
+        can_transfer: bool = False,
+        vision: bool = False,
+        info: dict | None = None,
+    ):
         self.provider_names = list(provider_names)
         self.specialties = list(specialties)
         self.today = today
+        self._classifier = classifier
+        self.medications = list(medications if medications is not None else _vocabulary_meds())
+        self.can_transfer = can_transfer
+        self.vision = vision
+        info = info if info is not None else load_info()
+        self.plans = list(info.get("insurance_accepted") or [])
         # Understanding one utterance is pure, and every call replays the whole transcript:
         # remember recent utterances so a call costs one new parse, not one per turn.
         self._heard: dict[str, _Heard] = {}
@@ -228,14 +319,27 @@ class ClinicBrain:
     # --- public ------------------------------------------------------------------------------
 
     @classmethod
-    def for_store(cls, store: Any, *, today: date) -> ClinicBrain:
+    def for_store(
+        cls, store: Any, *, today: date, vision: bool = False, **kwargs: Any
+    ) -> ClinicBrain:
         """A brain that knows every provider and specialty in a ``ClinicStore``."""
         found = store.find_providers()
         return cls(
             provider_names=[p.name for p in found],
             specialties=sorted({p.specialty for p in found}),
             today=today,
+            vision=vision,
+            **kwargs,
         )
+
+    @property
+    def classifier(self) -> Any:
+        """The intent classifier (the shared default, loaded on first use)."""
+        if self._classifier is None:
+            from clinic.intents import default_classifier
+
+            self._classifier = default_classifier()
+        return self._classifier
 
     def next_action(self, messages: list[dict]) -> Say | CallTool:
         """The assistant's next step given the conversation so far.
@@ -255,10 +359,17 @@ class ClinicBrain:
                 continue
             role = message.get("role")
             if role == "user":
-                text = _parse_content(message.get("content"))
+                content = message.get("content")
+                text = _parse_content(content)
+                if self.vision and has_image(content):
+                    state.image_new = True
                 if text.strip():
                     heard_user = True
                     self._on_user(state, text)
+                elif state.image_new:
+                    heard_user = True
+                    state.need = CallTool("read_image", {"question": ""})
+                    state.image_new, state.reply = False, None
             elif role == "assistant":
                 if _parse_content(message.get("content")).strip():
                     state.greeted = True
@@ -276,7 +387,8 @@ class ClinicBrain:
         if state.need is not None:
             return state.need
         if state.reply is not None:
-            return Say(state.reply)
+            prefix = state.prefix if not state.reply.startswith(state.prefix) else ""
+            return Say(prefix + state.reply)
         if not heard_user:
             return Say(GREETING)
         # Run again with nothing new from the caller (e.g. an idle nudge): re-ask.
@@ -296,9 +408,20 @@ class ClinicBrain:
         return cached
 
     def _understand(self, text: str) -> _Heard:
+        norm = normalize(text)
         return _Heard(
-            text=normalize(text),
+            text=norm,
+            raw=str(text),
             intent=detect_intent(text),
+            meaning=self.classifier.classify(text) if norm else Meaning(None, 0.0),
+            emergency=red_flag(norm),
+            medication=find_medication(text, self.medications),
+            complaint=complaint_specialty(norm, self.specialties),
+            frustration=frustration_score(text) if norm else 0.0,
+            earliest=bool(_EARLIEST_RE.search(norm)) or says_anyone(text),
+            callback=asks_callback(norm),
+            insurance=mentions_insurance(norm, self.plans),
+            provider_question=provider_question(norm),
             provider=match_provider(text, self.provider_names),
             specialty=match_specialty(text, self.specialties),
             day=parse_day(text, self.today),
@@ -317,6 +440,11 @@ class ClinicBrain:
         s.reply = None
         s.prefix = ""
         heard = self._hear(text)
+        if heard.emergency or heard.meaning.label == "emergency":
+            self._emergency(s, heard)
+            return
+        if self._about_image(s, heard):
+            return
         if (
             s.awaiting not in (None, "anything_else")
             and _DROP_TASK_RE.search(heard.text)
@@ -335,14 +463,34 @@ class ClinicBrain:
             "which_cancel": self._at_which_cancel,
             "confirm_cancel": self._at_confirm_cancel,
             "anything_else": self._at_anything_else,
-            "reschedule": self._at_reschedule,
+            "refill_med": self._at_refill_med,
+            "refill_confirm": self._at_refill_confirm,
+            "handoff_offer": self._at_handoff_offer,
+            "identity": self._at_identity,
+            "move_when": self._at_move_when,
+            "which_move": self._at_which_move,
+            "image_refill": self._at_image_refill,
+            "image_book": self._at_image_book,
         }.get(s.awaiting or "")
+        interrupts = (
+            heard.meaning.label in NEW_TASK_LABELS
+            and heard.meaning.score >= STRONG
+            and heard.yes_no is None
+            and s.awaiting not in ("identity", "refill_med")
+        )
+        if interrupts:
+            handler = None
         if handler is not None and handler(s, heard):
             return
         self._general(s, heard)
 
     def _general(self, s: _State, h: _Heard) -> None:
         intent = h.intent
+        social = ("greeting", "thanks", "goodbye", "help")
+        if intent in (Intent.NONE, Intent.THANKS, Intent.GREETING) and h.meaning.label in social:
+            intent = Intent(h.meaning.label)
+        if self._route(s, h):
+            return
         if intent == Intent.CANCEL:
             s.task, s.awaiting, s.cancel_hint = "cancel", None, h
             s.pending_cancel = None
@@ -350,13 +498,6 @@ class ClinicBrain:
         elif intent == Intent.LIST_APPOINTMENTS:
             s.task, s.awaiting = "list", None
             s.need = CallTool("list_my_appointments", {})
-        elif intent == Intent.RESCHEDULE:
-            s.task = None
-            s.reply = (
-                "I can't move an appointment directly, but I can cancel it and book a new time. "
-                "Would you like to cancel your current appointment first?"
-            )
-            s.awaiting = "reschedule"
         elif intent == Intent.FIND_PROVIDERS and h.specialty:
             s.task, s.awaiting, s.specialty = "providers", None, h.specialty
             s.need = CallTool("find_provider", {"specialty": h.specialty})
@@ -387,8 +528,12 @@ class ClinicBrain:
             s.greeted = True
         elif intent == Intent.HELP:
             s.reply = HELP
+        elif not set(re.findall(r"[a-z']+", h.text)) - _FILLERS:
+            s.reply = self._reprompt(s)  # nothing intelligible was heard
+        elif s.awaiting and s.awaiting != "anything_else":
+            s.reply = self._reprompt(s, lead="Sorry, I'm not sure what you mean. ")
         else:
-            s.reply = self._reprompt(s)
+            self._unknown(s, h)
 
     def _remember_when(self, s: _State, h: _Heard) -> None:
         """Take the day, part of day and time the caller gave (a new day resets the part)."""
@@ -450,7 +595,15 @@ class ClinicBrain:
             )
 
     def _ask_slots(self, s: _State) -> None:
-        arguments: dict[str, Any] = {"provider": s.provider}
+        if s.provider is None:  # anyone (of a specialty): the earliest across providers
+            arguments: dict[str, Any] = {"specialty": s.specialty} if s.specialty else {}
+            if s.day is not None:
+                arguments["day"] = s.day.isoformat()
+            if s.part is not None:
+                arguments["part_of_day"] = s.part
+            s.need = CallTool("find_earliest_slots", arguments)
+            return
+        arguments = {"provider": s.provider}
         if s.day is not None:
             arguments["day"] = s.day.isoformat()
         if s.part is not None:
@@ -491,6 +644,12 @@ class ClinicBrain:
             s.pending_slot = None
             self._remember_when(s, h)
             self._ask_slots(s)
+            return True
+        if (h.yes_no is True or (chosen is not None and h.yes_no is not False)) and s.moving:
+            s.need = CallTool(
+                "reschedule_appointment",
+                {"appointment_id": s.moving["appointment_id"], "slot_id": pending["slot_id"]},
+            )
             return True
         if h.yes_no is True or (chosen is not None and h.yes_no is not False):
             s.need = CallTool(
@@ -697,18 +856,6 @@ class ClinicBrain:
             return True
         return False
 
-    def _at_reschedule(self, s: _State, h: _Heard) -> bool:
-        if h.yes_no is True:
-            s.task, s.awaiting, s.cancel_hint = "cancel", None, h
-            s.pending_cancel = None
-            s.need = CallTool("list_my_appointments", {})
-            return True
-        if h.yes_no is False:
-            s.awaiting = "anything_else"
-            s.reply = "Okay, your appointment stays as it is. Anything else?"
-            return True
-        return False
-
     # --- tool results --------------------------------------------------------------------------
 
     def _on_tool(self, s: _State, name: str, arguments: dict, content: str) -> None:
@@ -721,6 +868,9 @@ class ClinicBrain:
         if not isinstance(result, dict):
             self._on_unfinished_tool(s, name, content)
             return
+        if name == "read_image":  # its answer says what went wrong, if anything
+            self._on_read_image(s, arguments, result)
+            return
         if not result.get("ok", False):
             self._on_tool_error(s, name, result)
             return
@@ -730,6 +880,8 @@ class ClinicBrain:
             "book_appointment": self._on_booked,
             "cancel_appointment": self._on_cancelled,
             "list_my_appointments": self._on_my_appointments,
+            **self._care_tool_handlers(),
+            "read_image": self._on_read_image,
         }.get(name)
         if handler is None:
             s.reply = "Sorry, something went wrong on my side. Could you say that again?"
@@ -758,7 +910,9 @@ class ClinicBrain:
     def _on_tool_error(self, s: _State, name: str, result: dict) -> None:
         code = result.get("code")
         error = str(result.get("error") or "something went wrong")
-        if name == "book_appointment" and code == "slot_unavailable":
+        if name == "verify_identity":
+            self._on_identity_failed(s, result)
+        elif name in ("book_appointment", "reschedule_appointment") and code == "slot_unavailable":
             s.pending_slot = None
             s.prefix = "Sorry, that time was just taken. "
             self._ask_slots(s)
@@ -836,8 +990,8 @@ class ClinicBrain:
         s.candidates = providers
         s.awaiting = "provider"
         s.reply = (
-            f"{prefix}{self._providers_text(providers, field_name)} Who would you like to see? "
-            "If you have no preference, just say anyone."
+            f"{prefix}{self._providers_text(providers, field_name)} "
+            "Who would you like to see, or is anyone fine?"
         )
 
     def _providers_text(self, providers: list[dict], field_name: str | None) -> str:
@@ -850,6 +1004,9 @@ class ClinicBrain:
 
     def _on_open_slots(self, s: _State, arguments: dict, result: dict) -> None:
         slots = list(result.get("slots") or [])
+        if s.provider is None and not result.get("provider"):
+            self._on_earliest(s, result, slots)
+            return
         provider = (result.get("provider") or {}).get("name") or s.provider or "the doctor"
         s.provider = provider
         who = _spoken_provider(provider)
@@ -933,9 +1090,37 @@ class ClinicBrain:
             f"Done. Your appointment {_describe_appointment(appt)} is cancelled. Anything else?"
         )
 
+    def _on_earliest(self, s: _State, result: dict, slots: list[dict]) -> None:
+        """Openings across providers: each said with its doctor."""
+        prefix, s.prefix = s.prefix, ""
+        lead = self._earliest_lead(s, result)
+        if not slots:
+            slots = list(result.get("next_available") or [])
+            if not slots:
+                s.awaiting, s.slots = "provider", []
+                s.reply = f"{prefix}Sorry, I see nothing open then. Would another day work?"
+                return
+            when = (
+                f" on {format_day(date.fromisoformat(result['day']))}" if result.get("day") else ""
+            )
+            lead = f"There's nothing open{when}. The next openings are"
+        s.slots, s.offset, s.awaiting = slots, 0, "slot"
+        s.reply = f"{prefix}{lead} {self._window_text(s)}. Which would you like?"
+
     def _on_my_appointments(self, s: _State, arguments: dict, result: dict) -> None:
         appointments = list(result.get("appointments") or [])
+        s.identified = bool(result.get("identified"))
+        if not appointments and not s.identified and s.task in ("list", "cancel", "reschedule"):
+            self._need_identity(s)
+            return
         s.appointments = appointments
+        if s.task == "reschedule":
+            if not appointments:
+                s.task, s.awaiting = None, "anything_else"
+                s.reply = "You don't have any upcoming appointments to move. Anything else?"
+                return
+            self._moving_appointment(s, appointments)
+            return
         if s.task == "cancel":
             if not appointments:
                 s.task, s.awaiting = None, "anything_else"
@@ -982,10 +1167,14 @@ class ClinicBrain:
     # --- helpers -------------------------------------------------------------------------------
 
     def _window(self, s: _State) -> list[dict]:
-        return s.slots[s.offset : s.offset + MAX_OFFERED]
+        size = MAX_OFFERED if s.provider else 2  # across providers each slot names its doctor
+        return s.slots[s.offset : s.offset + size]
 
     def _window_text(self, s: _State) -> str:
-        return _describe_slots(sorted(self._window(s), key=lambda sl: sl["start"]))
+        window = sorted(self._window(s), key=lambda sl: sl["start"])
+        if s.provider is None and len({sl.get("provider") for sl in window}) > 1:
+            return _describe_with_doctors(window)
+        return _describe_slots(window)
 
     def _offer_more(self, s: _State) -> None:
         if s.offset + MAX_OFFERED < len(s.slots):
@@ -1012,6 +1201,8 @@ class ClinicBrain:
 
     def _confirm_text(self, s: _State, slot: dict) -> str:
         who = _spoken_provider(slot.get("provider") or s.provider or "the doctor")
+        if s.moving:
+            return f"Move it to {who}, {format_when(_slot_start(slot))}?"
         return f"{who}, {format_when(_slot_start(slot))}. Shall I book it?"
 
     def _confirm(self, s: _State, slot: dict) -> None:
@@ -1045,9 +1236,9 @@ class ClinicBrain:
             out.append(appt)
         return out
 
-    def _reprompt(self, s: _State, *, idle: bool = False) -> str:
+    def _reprompt(self, s: _State, *, idle: bool = False, lead: str = "") -> str:
         """Ask the pending question again (after an unclear answer, or when run without one)."""
-        lead = "Are you still there? " if idle else "Sorry, I didn't catch that. "
+        lead = lead or ("Are you still there? " if idle else "Sorry, I didn't catch that. ")
         if s.awaiting == "confirm_book" and s.pending_slot is not None:
             return f"{lead}{self._confirm_text(s, s.pending_slot)} Please say yes or no."
         if s.awaiting == "slot" and s.slots:
@@ -1061,6 +1252,8 @@ class ClinicBrain:
             return lead + self._appointments_question(s.appointments)
         if s.awaiting in ("provider", "suggestion"):
             return f"{lead}Which doctor would you like to see, or what kind of specialist?"
+        if s.awaiting == "identity":
+            return f"{lead}What's your full name and date of birth?"
         if idle:
-            return f"{lead}I can book, cancel or check your appointments."
+            return f"{lead}I can book, move or cancel visits, or request refills."
         return lead + HELP

@@ -113,3 +113,90 @@ async def chat_loop(
             continue
         output_fn(f"Echo: {await run_turn(brain, tools, messages, line)}")
     return messages
+
+
+async def run_chat_session(
+    settings: Any,
+    *,
+    patient_id: str | None = None,
+    input_fn: Callable[..., Any] = input,
+    output_fn: Callable[[str], Any] = print,
+) -> int:
+    """``echo-agent chat``: one audited session, built exactly as a voice session's brain/tools.
+
+    The clinic store, vocabulary, local models (the intent classifier) and audit store come
+    from ``settings`` as in the server; bookings and every other write are recorded in the
+    audit trail (session ``variant`` "chat", transport "text") before they commit, and each
+    exchange is filed as a ``chat_turn`` record.
+    """
+    from clinic.store import ClinicStore
+    from pipelines import Session, clinic_brain_and_tools
+    from providers.local import LocalModels
+    from server import load_lexicon, load_patients, load_vocabulary, open_audit_store
+
+    store = ClinicStore(settings.resolved_clinic_db(), timezone=settings.clinic_timezone)
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo(settings.clinic_timezone)).date()
+    store.seed(load_vocabulary(settings), start=today)
+    load_patients(store, settings)
+    session_id = uuid.uuid4().hex
+    audit_store = open_audit_store(settings)
+    recorder = None
+    if audit_store is not None:
+        from audit import AuditRecorder
+
+        recorder = AuditRecorder(
+            audit_store,
+            session_id=session_id,
+            variant="chat",
+            config_hash=settings.config_hash("chat"),
+        )
+    session = Session(
+        session_id=session_id,
+        settings=settings,
+        transport=None,
+        models=LocalModels(settings),
+        clinic_store=store,
+        lexicon=load_lexicon(settings),
+        patient_id=patient_id or f"patient-{session_id[:8]}",
+        today=today,
+        audit=recorder,
+        identified=bool(patient_id),
+        transport_name="text",
+    )
+    brain, tools = clinic_brain_and_tools(session, local=True)
+    status = "complete"
+    if recorder is not None:
+        await recorder.start(transport="text", patient_id=session.patient_id)
+    said = {"user": 0, "assistant": 0}
+
+    def record(role: str, text: str) -> None:
+        if recorder is not None:
+            recorder.submit("chat_turn", {"turn": said["assistant"], "role": role, "text": text})
+        said[role] += 1
+
+    async def read(prompt: str) -> str | None:
+        line = await _read(input_fn, prompt)
+        if line is None:
+            raise EOFError
+        if line.strip() and line.strip().lower() not in EXIT_WORDS:
+            record("user", line.strip())
+        return line
+
+    def write(line: str) -> None:
+        record("assistant", line.removeprefix("Echo: "))
+        output_fn(line)
+
+    try:
+        await chat_loop(brain, tools, read, write)
+    except BaseException:
+        status = "server_error"
+        raise
+    finally:
+        if recorder is not None:
+            await recorder.close(status)
+        if audit_store is not None:
+            audit_store.close()
+    return 0

@@ -424,20 +424,22 @@ class ClinicStore:
 
     def open_slots(
         self,
-        provider_id: int,
+        provider_id: int | None,
         day: date | None = None,
         part_of_day: PartOfDay | None = None,
         limit: int = 5,
         after: datetime | None = None,
+        specialty: str | None = None,
     ) -> list[Slot]:
-        """Open slots of one provider, earliest first.
+        """Open slots of one provider (or of every provider), earliest first.
 
         Args:
-            provider_id: The provider.
+            provider_id: The provider, or None for every provider ("whoever is free").
             day: Only this clinic-local calendar day.
             part_of_day: "morning" (before noon, clinic time) or "afternoon" (noon and later).
             limit: Maximum number of slots.
             after: Only slots starting at or after this aware datetime.
+            specialty: Only providers of this specialty (case-insensitive).
 
         Raises:
             ValueError: On an unknown ``part_of_day``, a non-positive ``limit`` or a naive
@@ -447,8 +449,14 @@ class ClinicStore:
             raise ValueError(f"part_of_day must be 'morning' or 'afternoon', not {part_of_day!r}")
         if limit < 1:
             raise ValueError("limit must be >= 1")
-        clauses = ["s.provider_id = ?", "s.booked = 0"]
-        params: list[Any] = [provider_id]
+        clauses = ["s.booked = 0"]
+        params: list[Any] = []
+        if provider_id is not None:
+            clauses.append("s.provider_id = ?")
+            params.append(provider_id)
+        if specialty is not None:
+            clauses.append("lower(p.specialty) = lower(?)")
+            params.append(specialty.strip())
         if after is not None:
             clauses.append("s.start_utc >= ?")
             params.append(to_utc_text(after))
@@ -459,7 +467,7 @@ class ClinicStore:
         sql = (
             "SELECT s.id, s.provider_id, p.name, s.start_utc, s.duration_min, s.booked "
             "FROM slots s JOIN providers p ON p.id = s.provider_id "
-            f"WHERE {' AND '.join(clauses)} ORDER BY s.start_utc"
+            f"WHERE {' AND '.join(clauses)} ORDER BY s.start_utc, p.name"
         )
         out: list[Slot] = []
         with self._connect() as conn:
@@ -534,37 +542,10 @@ class ClinicStore:
             SlotUnavailableError: If the slot does not exist or is already booked.
             ValueError: On an empty patient id.
         """
-        if not str(patient_id).strip():
-            raise ValueError("patient_id must not be empty")
-        reason = (reason.strip() or None) if isinstance(reason, str) else None
         raw = self._connect().raw
         try:
             raw.execute("BEGIN IMMEDIATE")
-            cur = raw.execute(
-                "UPDATE slots SET booked = 1 WHERE id = ? AND booked = 0", (int(slot_id),)
-            )
-            if cur.rowcount != 1:
-                raise SlotUnavailableError(f"slot {slot_id} is not open")
-            provider_id = raw.execute(
-                "SELECT provider_id FROM slots WHERE id = ?", (int(slot_id),)
-            ).fetchone()[0]
-            now = to_utc_text(datetime.now(UTC))
-            for _ in range(20):
-                code = _CODE_PREFIX + "".join(
-                    secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH)
-                )
-                try:
-                    raw.execute(
-                        "INSERT INTO appointments(id, patient_id, slot_id, provider_id, reason,"
-                        " status, created_utc) VALUES (?,?,?,?,?,'booked',?)",
-                        (code, str(patient_id), int(slot_id), provider_id, reason, now),
-                    )
-                    break
-                except sqlite3.IntegrityError as e:
-                    if "appointments.id" not in str(e):
-                        raise SlotUnavailableError(f"slot {slot_id} is not open") from e
-            else:  # pragma: no cover - 32**6 codes
-                raise RuntimeError("could not allocate an appointment code")
+            code = _book_in(raw, patient_id, slot_id, reason)
             row = raw.execute(_APPOINTMENT_SELECT + " WHERE a.id = ?", (code,)).fetchone()
             return PendingChange(raw, _appointment_from_row(row))
         except BaseException:
@@ -577,28 +558,49 @@ class ClinicStore:
         Raises:
             AppointmentNotFoundError: If no booked appointment with that id belongs to the patient.
         """
-        code = normalize_appointment_id(appointment_id)
         raw = self._connect().raw
         try:
             raw.execute("BEGIN IMMEDIATE")
-            row = raw.execute(
-                "SELECT slot_id FROM appointments"
-                " WHERE id = ? AND patient_id = ? AND status = 'booked'",
-                (code, str(patient_id)),
-            ).fetchone()
-            if row is None:
-                raise AppointmentNotFoundError(f"no booked appointment {code} for this patient")
-            now = to_utc_text(datetime.now(UTC))
-            raw.execute(
-                "UPDATE appointments SET status = 'cancelled', cancelled_utc = ? WHERE id = ?",
-                (now, code),
-            )
-            raw.execute("UPDATE slots SET booked = 0 WHERE id = ?", (row[0],))
+            code = _cancel_in(raw, appointment_id, patient_id)
             appt = raw.execute(_APPOINTMENT_SELECT + " WHERE a.id = ?", (code,)).fetchone()
             return PendingChange(raw, _appointment_from_row(appt))
         except BaseException:
             _abort(raw)
             raise
+
+    def begin_reschedule(self, appointment_id: str, patient_id: str, slot_id: int) -> PendingChange:
+        """Move an appointment to another slot in one transaction (visible on ``commit()``).
+
+        The new slot is booked and the old appointment cancelled (its slot reopened) inside the
+        same ``BEGIN IMMEDIATE`` transaction, so either both happen or neither does: a caller
+        never loses the old time without holding the new one. The new appointment keeps the
+        old one's reason and gets a new code.
+
+        Raises:
+            AppointmentNotFoundError: No booked appointment with that id belongs to the patient.
+            SlotUnavailableError: The new slot does not exist or is taken.
+        """
+        raw = self._connect().raw
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            old = raw.execute(
+                "SELECT reason FROM appointments"
+                " WHERE id = ? AND patient_id = ? AND status = 'booked'",
+                (normalize_appointment_id(appointment_id), str(patient_id)),
+            ).fetchone()
+            if old is None:
+                raise AppointmentNotFoundError("no such booked appointment for this patient")
+            code = _book_in(raw, patient_id, slot_id, old[0])
+            _cancel_in(raw, appointment_id, patient_id)
+            row = raw.execute(_APPOINTMENT_SELECT + " WHERE a.id = ?", (code,)).fetchone()
+            return PendingChange(raw, _appointment_from_row(row))
+        except BaseException:
+            _abort(raw)
+            raise
+
+    def connection(self) -> _Connection:
+        """A new short-lived connection (a context manager) to this database."""
+        return self._connect()
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -632,3 +634,48 @@ def _abort(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
     finally:
         conn.close()
+
+
+def _book_in(raw: sqlite3.Connection, patient_id: str, slot_id: int, reason: str | None) -> str:
+    """Book ``slot_id`` inside the caller's open transaction; the new appointment's code."""
+    if not str(patient_id).strip():
+        raise ValueError("patient_id must not be empty")
+    reason = (reason.strip() or None) if isinstance(reason, str) else None
+    cur = raw.execute("UPDATE slots SET booked = 1 WHERE id = ? AND booked = 0", (int(slot_id),))
+    if cur.rowcount != 1:
+        raise SlotUnavailableError(f"slot {slot_id} is not open")
+    provider_id = raw.execute(
+        "SELECT provider_id FROM slots WHERE id = ?", (int(slot_id),)
+    ).fetchone()[0]
+    now = to_utc_text(datetime.now(UTC))
+    for _ in range(20):
+        code = _CODE_PREFIX + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+        try:
+            raw.execute(
+                "INSERT INTO appointments(id, patient_id, slot_id, provider_id, reason,"
+                " status, created_utc) VALUES (?,?,?,?,?,'booked',?)",
+                (code, str(patient_id), int(slot_id), provider_id, reason, now),
+            )
+            return code
+        except sqlite3.IntegrityError as e:
+            if "appointments.id" not in str(e):
+                raise SlotUnavailableError(f"slot {slot_id} is not open") from e
+    raise RuntimeError("could not allocate an appointment code")  # pragma: no cover - 32**6
+
+
+def _cancel_in(raw: sqlite3.Connection, appointment_id: str, patient_id: str) -> str:
+    """Cancel inside the caller's open transaction and reopen the slot; the code."""
+    code = normalize_appointment_id(appointment_id)
+    row = raw.execute(
+        "SELECT slot_id FROM appointments WHERE id = ? AND patient_id = ? AND status = 'booked'",
+        (code, str(patient_id)),
+    ).fetchone()
+    if row is None:
+        raise AppointmentNotFoundError(f"no booked appointment {code} for this patient")
+    now = to_utc_text(datetime.now(UTC))
+    raw.execute(
+        "UPDATE appointments SET status = 'cancelled', cancelled_utc = ? WHERE id = ?",
+        (now, code),
+    )
+    raw.execute("UPDATE slots SET booked = 0 WHERE id = ?", (row[0],))
+    return code

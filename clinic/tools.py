@@ -28,6 +28,8 @@ from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 
+from clinic import info as clinic_info
+from clinic.care import CareStore
 from clinic.nlu import (
     format_when,
     match_provider,
@@ -46,15 +48,25 @@ from clinic.store import (
     SlotUnavailableError,
     normalize_appointment_id,
 )
+from clinic.tools_care import CARE_TOOL_NAMES, CareTools, care_schemas
 
-TOOL_NAMES = (
+BOOKING_TOOL_NAMES = (
     "find_provider",
     "list_open_slots",
     "book_appointment",
     "cancel_appointment",
     "list_my_appointments",
 )
-WRITE_TOOLS = frozenset({"book_appointment", "cancel_appointment"})
+TOOL_NAMES = BOOKING_TOOL_NAMES + CARE_TOOL_NAMES
+WRITE_TOOLS = frozenset(
+    {
+        "book_appointment",
+        "cancel_appointment",
+        "reschedule_appointment",
+        "request_refill",
+        "request_handoff",
+    }
+)
 
 
 @runtime_checkable
@@ -151,10 +163,14 @@ def tools_schema() -> ToolsSchema:
             ),
             FunctionSchema(
                 name="list_my_appointments",
-                description="List the caller's upcoming booked appointments.",
+                description=(
+                    "List the caller's upcoming booked appointments. Until the caller is "
+                    "identified (verify_identity) only this call's bookings are listed."
+                ),
                 properties={},
                 required=[],
             ),
+            *care_schemas(),
         ]
     )
 
@@ -213,7 +229,7 @@ def _failure(error: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"ok": False, "error": error, "code": code, **extra}
 
 
-class ClinicTools:
+class ClinicTools(CareTools):
     """The clinic tools for one conversation (one patient).
 
     Args:
@@ -225,6 +241,11 @@ class ClinicTools:
         max_slots: Most slots one ``list_open_slots`` call returns.
         clock: Returns the current aware time (defaults to the system clock); slots before it
             are never offered when ``today`` is the current day.
+        identified: The host application vouched for ``patient_id`` (else it is this call's
+            own id until ``verify_identity`` succeeds).
+        medications: The vocabulary's medication names (refill requests are normalized to them).
+        info: The clinic information (default: the bundled ``clinic_info.json``).
+        transfer: Hands the call to a person (telephony); without it hand-off is a call-back.
     """
 
     def __init__(
@@ -237,6 +258,10 @@ class ClinicTools:
         audit_timeout_s: float = 5.0,
         max_slots: int = 12,
         clock: Callable[[], datetime] | None = None,
+        identified: bool = False,
+        medications: list[str] | None = None,
+        info: dict[str, Any] | None = None,
+        transfer: Callable[[str | None], Any] | None = None,
     ):
         if not str(patient_id).strip():
             raise ValueError("patient_id must not be empty")
@@ -253,7 +278,14 @@ class ClinicTools:
             "book_appointment": self._book_appointment,
             "cancel_appointment": self._cancel_appointment,
             "list_my_appointments": self._list_my_appointments,
+            **self._care_handlers(),
         }
+        self.identified = identified
+        self.medications = list(medications or [])
+        self.info = info if info is not None else clinic_info.load_info()
+        self.care = CareStore(store)
+        self.transfer = transfer
+        self._identity_attempts = 0
 
     # --- entry points --------------------------------------------------------------------------
 
@@ -358,7 +390,11 @@ class ClinicTools:
         appointments = await asyncio.to_thread(self.store.appointments_for, self.patient_id)
         not_before = self._not_before()
         upcoming = [a for a in appointments if a.start_utc >= not_before]
-        return {"ok": True, "appointments": [self._appointment_dict(a) for a in upcoming]}
+        return {
+            "ok": True,
+            "identified": self.identified,
+            "appointments": [self._appointment_dict(a) for a in upcoming],
+        }
 
     # --- write tools ---------------------------------------------------------------------------
 
@@ -371,13 +407,13 @@ class ClinicTools:
         reason = _optional_text(args, "reason")
         slot = await asyncio.to_thread(self.store.get_slot, slot_id)
         if slot is None:
-            return await self._audited_failure(
+            return await self._audit_best_effort(
                 "book_appointment",
                 args,
                 _failure(f"There is no slot {slot_id}.", "slot_unavailable"),
             )
         if slot.start_utc < self._not_before():
-            return await self._audited_failure(
+            return await self._audit_best_effort(
                 "book_appointment",
                 args,
                 _failure("That time has already passed.", "slot_unavailable"),
@@ -385,7 +421,7 @@ class ClinicTools:
         try:
             pending = await self._begin(self.store.begin_book, self.patient_id, slot_id, reason)
         except SlotUnavailableError:
-            return await self._audited_failure(
+            return await self._audit_best_effort(
                 "book_appointment",
                 args,
                 _failure(
@@ -409,7 +445,7 @@ class ClinicTools:
         try:
             pending = await self._begin(self.store.begin_cancel, code, self.patient_id)
         except AppointmentNotFoundError:
-            return await self._audited_failure(
+            return await self._audit_best_effort(
                 "cancel_appointment",
                 args,
                 _failure(f"You have no booked appointment {code}.", "not_found"),
@@ -469,11 +505,11 @@ class ClinicTools:
                 "Please try again.",
                 "internal_error",
             )
-            await self._audited_failure(name, args, failure)
+            await self._audit_best_effort(name, args, failure)
             return failure
         return result
 
-    async def _audited_failure(
+    async def _audit_best_effort(
         self, name: str, args: dict[str, Any], failure: dict[str, Any]
     ) -> dict[str, Any]:
         """Best-effort audit record of a write that did not happen (nothing to roll back)."""

@@ -51,6 +51,9 @@ class Session:
     transport_name: str = "smallwebrtc"
     realtime: Any | None = None  # realtime.local.LocalRealtime: the offline Realtime server
 
+    identified: bool = False  # the host application vouched for patient_id
+    transfer: Any | None = None  # async (reason) -> None: hands the call to a person
+    vision: Any | None = None  # vision.conversation.VisionConversation (vision variant)
 
 def attach_session_events(worker: Any, session: Session) -> None:
     """Greet when the caller connects (or at start for a local device); end on hang-up."""
@@ -75,6 +78,40 @@ def attach_session_events(worker: Any, session: Session) -> None:
 
 
 def get_variant(name: str) -> ModuleType:
+def clinic_brain_and_tools(
+    session: Session, *, local: bool, vision: bool = False
+) -> tuple[Any, Any]:
+    """The session's clinic tools, and the local brain when the local LLM is chosen."""
+    from clinic.brain import ClinicBrain
+    from clinic.info import load_info
+    from clinic.tools import ClinicTools
+
+    meds = session.lexicon.terms_of("medication") if session.lexicon is not None else None
+    info = load_info(session.settings.clinic_info_path)
+    tools = ClinicTools(
+        session.clinic_store,
+        patient_id=session.patient_id,
+        today=session.today,
+        audit_sink=session.audit,
+        identified=session.identified,
+        medications=meds,
+        info=info,
+        transfer=session.transfer,
+    )
+    brain = None
+    if local:
+        brain = ClinicBrain.for_store(
+            session.clinic_store,
+            today=session.today,
+            classifier=session.models.intents(),
+            medications=meds,
+            can_transfer=session.transfer is not None,
+            vision=vision,
+            info=info,
+        )
+    return brain, tools
+
+
     """Import the module of a registered variant.
 
     Raises:

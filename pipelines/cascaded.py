@@ -27,10 +27,9 @@ from pipecat.turns.user_stop import (
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 import providers
-from clinic.brain import ClinicBrain
-from clinic.tools import TOOLS_SCHEMA, ClinicTools
+from clinic.tools import TOOLS_SCHEMA
 from config import EchoSettings
-from pipelines import Session, attach_session_events
+from pipelines import Session, attach_session_events, clinic_brain_and_tools
 from vocabulary.keyterms import keyterms
 
 DESCRIPTION = "VAD + smart-turn → STT → vocabulary correction → LLM + clinic tools → TTS"
@@ -123,8 +122,7 @@ def build(session: Session) -> PipelineWorker:
     """Build the cascaded pipeline worker for one conversation."""
     settings = session.settings
     specs = {kind: providers.select(kind, settings) for kind in providers.PROVIDERS}
-    store = session.clinic_store
-    brain = ClinicBrain.for_store(store, today=session.today) if specs["llm"].local else None
+    brain, tools = clinic_brain_and_tools(session, local=specs["llm"].local)
     ctx = providers.ProviderContext(
         settings=settings,
         models=session.models,
@@ -136,9 +134,6 @@ def build(session: Session) -> PipelineWorker:
     llm = specs["llm"].create(ctx)
     tts = specs["tts"].create(ctx)
 
-    tools = ClinicTools(
-        store, patient_id=session.patient_id, today=session.today, audit_sink=session.audit
-    )
     tools.register(llm)
 
     context = LLMContext(

@@ -27,9 +27,9 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker, ProcessorUnu
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 
-from clinic.tools import TOOLS_SCHEMA, ClinicTools
+from clinic.tools import TOOLS_SCHEMA
 from config import EchoSettings
-from pipelines import Session, attach_session_events
+from pipelines import Session, attach_session_events, clinic_brain_and_tools
 from pipelines.cascaded import SYSTEM_PROMPT
 
 DESCRIPTION = (
@@ -226,12 +226,7 @@ def build(session: Session) -> PipelineWorker:
     opts = RealtimeOptions.from_settings(session.settings)
     llm, owned_server = create_llm(session, opts)
 
-    tools = ClinicTools(
-        session.clinic_store,
-        patient_id=session.patient_id,
-        today=session.today,
-        audit_sink=session.audit,
-    )
+    _, tools = clinic_brain_and_tools(session, local=False)
     tools.register(llm)
 
     # The instructions travel as the session's system instruction, not as a context message.

@@ -143,6 +143,7 @@ class LocalModels:
         self._whisper: Any = None
         self._piper: Any = None
         self._transcribers: dict[int, Any] = {}
+        self._intents: Any = None
         self.phrases = PhraseCache()
 
     def whisper(self):
@@ -191,10 +192,23 @@ class LocalModels:
                 self._piper = PiperVoice.load(path)
             return self._piper
 
+    def intents(self):
+        """The shared :class:`clinic.intents.IntentClassifier` (sentence encoder + examples)."""
+        with self._lock:
+            if self._intents is None:
+                from clinic.encoder import SentenceEncoder
+                from clinic.intents import IntentClassifier
+
+                self._intents = IntentClassifier(
+                    SentenceEncoder(), cache_dir=self._settings.models_dir()
+                )
+            return self._intents
+
     def warm_up(self) -> None:
         """Load the models and run each once so the first call is not slow."""
         import numpy as np
 
+        self.intents().classify("Hello.")
         for transcriber in [self.transcriber(), *self._transcribers.values()]:
             transcriber.transcribe(np.zeros(16000, dtype=np.float32))
         for _ in self.piper().synthesize("Hello."):

@@ -25,23 +25,31 @@ def clinic_today(settings: EchoSettings) -> date:
     return datetime.now(ZoneInfo(settings.clinic_timezone)).date()
 
 
-def brain_factory(settings: EchoSettings, clinic_store: Any = None) -> Callable[[], Any]:
+def brain_factory(
+    settings: EchoSettings, clinic_store: Any = None, *, classifier: Any = None
+) -> Callable[[], Any]:
     """A factory of ``ClinicBrain``s knowing the clinic's providers and specialties.
 
     With a store, the directory comes from it (exactly what the tools will find); without
     one, from the deployment vocabulary file, so a standalone server needs no database.
+    ``classifier`` is the shared intent classifier (default: loaded on first use).
     """
 
     def make():
         from clinic.brain import ClinicBrain
 
         if clinic_store is not None:
-            return ClinicBrain.for_store(clinic_store, today=clinic_today(settings))
+            return ClinicBrain.for_store(
+                clinic_store, today=clinic_today(settings), classifier=classifier
+            )
         vocab = json.loads(Path(settings.vocabulary_path).read_text())
         names = list(vocab.get("providers", []))
         specialties = list(vocab.get("specialties", []))
         return ClinicBrain(
-            provider_names=names, specialties=specialties, today=clinic_today(settings)
+            provider_names=names,
+            specialties=specialties,
+            today=clinic_today(settings),
+            classifier=classifier,
         )
 
     return make
@@ -59,7 +67,9 @@ def create_server(
 ) -> RealtimeServer:
     """An offline Realtime server on Echo's local models (not yet listening)."""
     engine = LocalEngine(
-        models=models, brain_factory=brain_factory(settings, clinic_store), lexicon=lexicon
+        models=models,
+        brain_factory=brain_factory(settings, clinic_store, classifier=models.intents()),
+        lexicon=lexicon,
     )
     return RealtimeServer(engine, host=host, port=port, api_key=api_key)
 

@@ -53,7 +53,9 @@ def brain(store) -> ClinicBrain:
 
 @pytest.fixture
 def tools(store) -> ClinicTools:
-    return ClinicTools(store, patient_id="patient-a", today=MONDAY)
+    # The host application vouched for this caller (the dialogue tests are about the tasks);
+    # identifying an unknown caller is tested in test_clinic_care.py.
+    return ClinicTools(store, patient_id="patient-a", today=MONDAY, identified=True)
 
 
 class Dialogue:
@@ -270,7 +272,7 @@ async def test_specialty_request(brain, tools, store):
     reply = await d.say("I need a dermatologist")
     assert d.tool_calls() == [("find_provider", {"specialty": "dermatology"})]
     named = [n for n in dermatologists if n.replace("Dr.", "Doctor") in reply]
-    assert 1 <= len(named) <= 3 and "Who would you like to see?" in reply
+    assert 1 <= len(named) <= 3 and "Who would you like to see" in reply
     offer = await d.say("the second one")
     chosen = d.tool_calls("list_open_slots")[-1][1]["provider"]
     assert chosen in dermatologists and chosen.replace("Dr.", "Doctor") in offer
@@ -318,7 +320,9 @@ async def test_small_talk(brain, tools):
     d = Dialogue(brain, tools)
     assert "book" in await d.say("hello")
     assert "Doctor Patel" in await d.say("what can you do?")
-    assert "didn't catch" in await d.say("purple monkey dishwasher")
+    heard = await d.say("purple monkey dishwasher")  # heard, just not a request
+    assert "didn't catch" not in heard and "not sure" in heard
+    assert "didn't catch" in await d.say("um, uh")  # nothing intelligible
     assert "goodbye" in (await d.say("thanks, bye")).lower()
 
 

@@ -496,6 +496,10 @@ class Lexicon:
                 return term
         return None
 
+    def terms_of(self, category: str) -> list[str]:
+        """The canonical text of every term of one category ("medication")."""
+        return [t.text for t in self.terms if t.category == category]
+
     @cached_property
     def categories(self) -> list[str]:
         """Categories present, in file order."""

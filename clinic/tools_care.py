@@ -1,0 +1,318 @@
+"""Clinic tools beyond booking: earliest openings, reschedule, refills, hand-off, info, identity.
+
+A mixin of :class:`clinic.tools.ClinicTools` (which owns the store, the patient, the audit sink
+and the fail-closed commit): kept apart so each module stays one concern. Writes here are
+audited like bookings: ``reschedule_appointment`` commits only after the audit sink recorded
+it; refill and call-back requests are recorded in the audit trail as they are stored.
+
+Identity: a session starts with an ephemeral patient id (or one the host application vouched
+for). ``verify_identity`` matches a full name and date of birth against the clinic's patient
+records, at most :data:`MAX_IDENTITY_ATTEMPTS` times per call; on success the session acts as
+that patient from then on, and appointments booked earlier in the same call move to the
+record. Until then only what was booked in this call is reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+
+from clinic import info as clinic_info
+from clinic.nlu import match_specialty
+from clinic.store import AppointmentNotFoundError, SlotUnavailableError, normalize_appointment_id
+
+MAX_IDENTITY_ATTEMPTS = 3
+CARE_TOOL_NAMES = (
+    "find_earliest_slots",
+    "reschedule_appointment",
+    "request_refill",
+    "request_handoff",
+    "clinic_info",
+    "verify_identity",
+)
+
+
+def care_schemas() -> list[FunctionSchema]:
+    """Function schemas of the tools in this module."""
+    day = {"type": "string", "description": "Optional day: ISO date, weekday, 'tomorrow'."}
+    part = {"type": "string", "enum": ["morning", "afternoon"], "description": "Optional."}
+    return [
+        FunctionSchema(
+            name="find_earliest_slots",
+            description=(
+                "Earliest open slots across every provider, or every provider of one specialty "
+                "('whoever is free', 'the earliest cardiologist'). Offer at most three."
+            ),
+            properties={
+                "specialty": {"type": "string", "description": "Optional specialty."},
+                "day": day,
+                "part_of_day": part,
+            },
+            required=[],
+        ),
+        FunctionSchema(
+            name="reschedule_appointment",
+            description=(
+                "Move one of the caller's appointments to an open slot in one step (the new slot "
+                "is booked and the old one released together). Only after the caller said yes."
+            ),
+            properties={
+                "appointment_id": {"type": "string", "description": "From list_my_appointments."},
+                "slot_id": {"type": "integer", "description": "The new slot's slot_id."},
+            },
+            required=["appointment_id", "slot_id"],
+        ),
+        FunctionSchema(
+            name="request_refill",
+            description="Send a prescription refill request to the care team.",
+            properties={"medication": {"type": "string", "description": "The medication's name."}},
+            required=["medication"],
+        ),
+        FunctionSchema(
+            name="request_handoff",
+            description=(
+                "Hand the caller to a person: a transfer where the line can, otherwise a "
+                "call-back from staff in a time window."
+            ),
+            properties={
+                "reason": {"type": "string", "description": "What the caller needs."},
+                "window": {"type": "string", "description": "When to call back, if said."},
+            },
+            required=[],
+        ),
+        FunctionSchema(
+            name="clinic_info",
+            description=(
+                "Facts from the clinic's own data: hours, address, visits, insurance, "
+                "cancellation or late policy, languages, children. Never answer these from "
+                "memory."
+            ),
+            properties={
+                "topic": {"type": "string", "enum": list(clinic_info.TOPICS)},
+                "provider": {"type": "string", "description": "Optional provider name."},
+                "plan": {"type": "string", "description": "Optional insurance plan name."},
+                "day": {"type": "string", "description": "Optional weekday for hours."},
+            },
+            required=["topic"],
+        ),
+        FunctionSchema(
+            name="verify_identity",
+            description=(
+                "Identify the caller by full name and date of birth before reading or changing "
+                "appointments from earlier calls."
+            ),
+            properties={
+                "full_name": {"type": "string"},
+                "date_of_birth": {"type": "string", "description": "ISO date, e.g. 1980-03-14."},
+            },
+            required=["full_name", "date_of_birth"],
+        ),
+    ]
+
+
+def canonical_medication(text: str, medications: list[str]) -> str:
+    """The vocabulary's spelling of a medication name ("Metformn" → "metformin"), else as said."""
+    import difflib
+
+    key = text.strip().lower()
+    names = {m.lower(): m for m in medications}
+    if key in names:
+        return names[key]
+    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.8)
+    return names[close[0]] if close else text.strip()
+
+
+class CareTools:
+    """Handlers of :data:`CARE_TOOL_NAMES`; mixed into ``ClinicTools``."""
+
+    def _care_handlers(self) -> dict[str, Any]:
+        return {
+            "find_earliest_slots": self._find_earliest_slots,
+            "reschedule_appointment": self._reschedule_appointment,
+            "request_refill": self._request_refill,
+            "request_handoff": self._request_handoff,
+            "clinic_info": self._clinic_info,
+            "verify_identity": self._verify_identity,
+        }
+
+    async def _find_earliest_slots(self, args: dict[str, Any]) -> dict[str, Any]:
+        from clinic.tools import ToolArgumentError, _optional_text, resolve_day, resolve_part_of_day
+
+        specialty = None
+        if text := _optional_text(args, "specialty"):
+            specialties = await asyncio.to_thread(self.store.specialties)
+            specialty = match_specialty(text, specialties)
+            if specialty is None:
+                return {
+                    "ok": False,
+                    "error": f"The clinic has no '{text}' providers.",
+                    "code": "unknown_specialty",
+                    "specialties": specialties,
+                }
+        day = resolve_day(args["day"], self.today) if _optional_text(args, "day") else None
+        if day is not None and day < self.today:
+            raise ToolArgumentError(f"{day.isoformat()} has already passed.")
+        part = resolve_part_of_day(args.get("part_of_day"))
+        slots = await asyncio.to_thread(
+            self.store.open_slots, None, day, part, 3, self._not_before(), specialty
+        )
+        result = {
+            "ok": True,
+            "specialty": specialty,
+            "day": day.isoformat() if day else None,
+            "part_of_day": part,
+            "slots": [self._slot_dict(s) for s in slots],
+        }
+        if not slots and day is not None:
+            after = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.store.tz)
+            later = await asyncio.to_thread(
+                self.store.open_slots,
+                None,
+                None,
+                part,
+                3,
+                max(after, self._not_before()),
+                specialty,
+            )
+            result["next_available"] = [self._slot_dict(s) for s in later]
+        return result
+
+    async def _reschedule_appointment(self, args: dict[str, Any]) -> dict[str, Any]:
+        from clinic.tools import ToolArgumentError, _failure, _optional_text
+
+        raw_id = _optional_text(args, "appointment_id")
+        if raw_id is None:
+            raise ToolArgumentError("'appointment_id' is required, e.g. APT-7K3F9Q.")
+        try:
+            slot_id = int(str(args.get("slot_id")).strip())
+        except (TypeError, ValueError) as e:
+            raise ToolArgumentError("'slot_id' must be the number of an open slot.") from e
+        slot = await asyncio.to_thread(self.store.get_slot, slot_id)
+        if slot is None or slot.start_utc < self._not_before():
+            failure = _failure("That new time is not open.", "slot_unavailable")
+            return await self._audit_best_effort("reschedule_appointment", args, failure)
+        code = normalize_appointment_id(raw_id)
+        old = await asyncio.to_thread(self.store.get_appointment, code)
+        try:
+            pending = await self._begin(self.store.begin_reschedule, code, self.patient_id, slot_id)
+        except AppointmentNotFoundError:
+            failure = _failure(f"You have no booked appointment {code}.", "not_found")
+            return await self._audit_best_effort("reschedule_appointment", args, failure)
+        except SlotUnavailableError:
+            failure = _failure("Sorry, that time was just taken.", "slot_unavailable")
+            return await self._audit_best_effort("reschedule_appointment", args, failure)
+        result = {
+            "ok": True,
+            "appointment": self._appointment_dict(pending.appointment),
+            "previous": self._appointment_dict(old) if old else {"appointment_id": code},
+        }
+        return await self._commit_audited(
+            "reschedule_appointment",
+            args,
+            pending,
+            result,
+            "The change could not be recorded, so your appointment was not moved.",
+        )
+
+    async def _request_refill(self, args: dict[str, Any]) -> dict[str, Any]:
+        from clinic.tools import ToolArgumentError, _optional_text
+
+        medication = _optional_text(args, "medication")
+        if medication is None:
+            raise ToolArgumentError("'medication' is required.")
+        medication = canonical_medication(medication, self.medications)
+        pending = await self._begin(
+            lambda: self.care.begin_refill_request(
+                self.patient_id, medication, identified=self.identified
+            )
+        )
+        result = {
+            "ok": True,
+            "request_id": pending.appointment["id"],
+            "medication": medication,
+            "identified": self.identified,
+            "followup": self.info.get("refill_followup", "the care team follows up"),
+        }
+        return await self._commit_audited(
+            "request_refill", args, pending, result, "The request could not be recorded."
+        )
+
+    async def _request_handoff(self, args: dict[str, Any]) -> dict[str, Any]:
+        from clinic.tools import _optional_text
+
+        reason = _optional_text(args, "reason")
+        window = _optional_text(args, "window") or self.info.get(
+            "callback_default_window", "within two business hours"
+        )
+        mode = "transfer" if self.transfer is not None else "callback"
+        pending = await self._begin(
+            lambda: self.care.begin_callback_request(
+                self.patient_id, reason=reason, window=window, mode=mode
+            )
+        )
+        result = {
+            "ok": True,
+            "request_id": pending.appointment["id"],
+            "mode": mode,
+            "window": window,
+            "team": self.info.get("handoff_team", "the front desk"),
+            "identified": self.identified,
+        }
+        result = await self._commit_audited(
+            "request_handoff", args, pending, result, "The request could not be recorded."
+        )
+        if result["ok"] and self.transfer is not None:
+            await self.transfer(reason)
+        return result
+
+    async def _clinic_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        from clinic.tools import _optional_text
+
+        topic = (_optional_text(args, "topic") or "other").lower()
+        if topic not in clinic_info.TOPICS:
+            topic = "other"
+        provider = specialty = None
+        if name := _optional_text(args, "provider"):
+            found = await asyncio.to_thread(self.store.find_providers, name, None)
+            if len(found) == 1:
+                provider, specialty = found[0].name, found[0].specialty
+        return clinic_info.answer(
+            topic,
+            info=self.info,
+            provider=provider,
+            provider_specialty=specialty,
+            plan=_optional_text(args, "plan"),
+            day=(_optional_text(args, "day") or "").lower() or None,
+        )
+
+    async def _verify_identity(self, args: dict[str, Any]) -> dict[str, Any]:
+        from clinic.tools import ToolArgumentError, _failure, _optional_text
+
+        if self.identified:
+            return {"ok": True, "identified": True, "already": True}
+        if self._identity_attempts >= MAX_IDENTITY_ATTEMPTS:
+            return _failure("Too many attempts.", "too_many_attempts", attempts_left=0)
+        name = _optional_text(args, "full_name")
+        dob_text = _optional_text(args, "date_of_birth")
+        if name is None or dob_text is None:
+            raise ToolArgumentError("'full_name' and 'date_of_birth' are both required.")
+        try:
+            dob = date.fromisoformat(dob_text)
+        except ValueError as e:
+            raise ToolArgumentError("'date_of_birth' must be an ISO date like 1980-03-14.") from e
+        self._identity_attempts += 1
+        patient = await asyncio.to_thread(self.care.find_patient, name, dob)
+        left = MAX_IDENTITY_ATTEMPTS - self._identity_attempts
+        attempt = {"attempt": self._identity_attempts}  # no name or birth date in the trail
+        if patient is None:
+            result = _failure("No patient matches that name and date of birth.", "no_match")
+            result["attempts_left"] = left
+            return await self._audit_best_effort("verify_identity", attempt, result)
+        moved = await asyncio.to_thread(self.care.adopt_appointments, self.patient_id, patient.id)
+        self.patient_id, self.identified = patient.id, True
+        result = {"ok": True, "identified": True, "first_name": patient.full_name.split()[0]}
+        await self._audit_best_effort("verify_identity", attempt, {**result, "moved": moved})
+        return result
