@@ -83,6 +83,7 @@ HELP = (
     "I can book, move or cancel appointments, request refills, or answer clinic questions. "
     "For example, say: book me with Doctor Patel on Tuesday."
 )
+FILLER = "One moment, let me check."
 _FILLERS = frozenset("a ah eh er erm hm hmm huh mm mhm oh uh um umm well so like".split())
 _EARLIEST_RE = re.compile(
     r"\b(?:earliest|soonest|first available|next available|as soon as possible|asap|"
@@ -102,7 +103,7 @@ def fixed_phrases() -> list[str]:
     as the TTS service receives them. Computed replies (names, times) are not included.
     """
     tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
-    texts = {GREETING, HELP, EMERGENCY, CRISIS, DECLINE, UNSURE}
+    texts = {GREETING, HELP, FILLER, EMERGENCY, CRISIS, DECLINE, UNSURE}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Assign):
             continue
@@ -315,6 +316,7 @@ class ClinicBrain(CareDialogue, VisionDialogue):
         # remember recent utterances so a call costs one new parse, not one per turn.
         self._heard: dict[str, _Heard] = {}
         self._heard_lock = threading.Lock()
+        self._cues: dict[str, dict] = {}  # transcript -> how it was said (note_cue)
 
     # --- public ------------------------------------------------------------------------------
 
@@ -394,6 +396,13 @@ class ClinicBrain(CareDialogue, VisionDialogue):
         # Run again with nothing new from the caller (e.g. an idle nudge): re-ask.
         return Say(self._reprompt(state, idle=True))
 
+    def note_cue(self, text: str, cues: dict) -> None:
+        """How the caller said ``text`` (``processors.caller_cues``): frustration cues."""
+        with self._heard_lock:
+            if len(self._cues) >= _HEARD_CACHE_SIZE:
+                self._cues.pop(next(iter(self._cues)))
+            self._cues[text.strip()] = dict(cues)
+
     # --- understanding -----------------------------------------------------------------------
 
     def _hear(self, text: str) -> _Heard:
@@ -445,6 +454,11 @@ class ClinicBrain(CareDialogue, VisionDialogue):
             return
         if self._about_image(s, heard):
             return
+        if self._cues.get(text.strip(), {}).get("frustrated"):
+            if heard.meaning.label is None and not heard.yes_no:
+                self._frustrated(s)
+                return
+            s.prefix = "Sorry about the trouble. "
         if (
             s.awaiting not in (None, "anything_else")
             and _DROP_TASK_RE.search(heard.text)
@@ -512,17 +526,15 @@ class ClinicBrain(CareDialogue, VisionDialogue):
             or (s.provider and (h.day or h.part or h.time or h.more))
         ):
             self._booking(s, h)
+        elif intent in (Intent.GOODBYE, Intent.THANKS) and not s.provider:
+            self._social(s, intent)
         elif h.day or h.part or h.time:
             # A day or time, but no provider yet: remember it and ask who.
             self._remember_when(s, h)
             s.task, s.awaiting = "book", "provider"
             s.reply = "Sure. Which doctor would you like to see, or what kind of specialist?"
-        elif intent == Intent.GOODBYE:
-            s.task, s.awaiting = None, None
-            s.reply = "Thank you for calling. Take care, goodbye!"
-        elif intent == Intent.THANKS:
-            s.awaiting = "anything_else"
-            s.reply = "You're welcome. Is there anything else I can help with?"
+        elif intent in (Intent.GOODBYE, Intent.THANKS):
+            self._social(s, intent)
         elif intent == Intent.GREETING:
             s.reply = GREETING if not s.greeted else "Hi! How can I help you today?"
             s.greeted = True
@@ -534,6 +546,14 @@ class ClinicBrain(CareDialogue, VisionDialogue):
             s.reply = self._reprompt(s, lead="Sorry, I'm not sure what you mean. ")
         else:
             self._unknown(s, h)
+
+    def _social(self, s: _State, intent: Intent) -> None:
+        if intent == Intent.GOODBYE:
+            s.task, s.awaiting = None, None
+            s.reply = "Thank you for calling. Take care, goodbye!"
+        else:
+            s.awaiting = "anything_else"
+            s.reply = "You're welcome. Is there anything else I can help with?"
 
     def _remember_when(self, s: _State, h: _Heard) -> None:
         """Take the day, part of day and time the caller gave (a new day resets the part)."""

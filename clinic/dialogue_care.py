@@ -12,6 +12,7 @@ tool: the clinic data file (``clinic_info``), the schedule, the care-team reques
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from clinic.nlu import Intent, spoken_specialty
@@ -47,6 +48,9 @@ NEW_TASK_LABELS = frozenset(
     {"refill", "handoff", "callback", "frustration", "out_of_scope", *INFO_LABELS}
 )
 STRONG = 0.55  # similarity at which such a label interrupts a pending question
+
+
+_OPENING = re.compile(r"\b(?:openings?|open slots?|available|free|appointments?|slots?|see me)\b")
 
 
 def _provider_topic(text: str) -> str:
@@ -89,6 +93,10 @@ class CareDialogue:
         if h.complaint and not named and label in ("info_children", "providers", "symptom"):
             self._book_specialty(s, h, h.complaint)
             return True
+        wants_slot = h.earliest and not h.provider.name and (label in ("book", "earliest"))
+        if wants_slot or (h.earliest and not h.provider.name and _OPENING.search(h.text)):
+            self._start_earliest(s, h, h.specialty or h.complaint)
+            return True
         if h.provider.name and h.provider_question:
             topic = INFO_LABELS.get(label or "") or _provider_topic(h.text)
             self._ask_info(s, h, topic)
@@ -103,11 +111,7 @@ class CareDialogue:
         if label == "frustration" or (
             h.frustration >= 0.4 and not task_words and label in (None, "out_of_scope")
         ):
-            s.awaiting, s.task = "handoff_offer", None
-            s.reply = (
-                "I'm sorry, I know this is frustrating. I can have a staff member call you "
-                "back, or we can keep going. Would you like a call back?"
-            )
+            self._frustrated(s)
             return True
         if label in ("out_of_scope", "device") and not (named or h.complaint):
             s.task = None
@@ -137,6 +141,14 @@ class CareDialogue:
             self._start_earliest(s, h, h.specialty)
             return True
         return False
+
+    def _frustrated(self, s: _State) -> None:
+        """Acknowledge in one sentence, keep it simple, offer a person."""
+        s.awaiting, s.task = "handoff_offer", None
+        s.reply = (
+            "I'm sorry, I know this is frustrating. I can have a staff member call you "
+            "back, or we can keep going. Would you like a call back?"
+        )
 
     def _unknown(self, s: _State, h: _Heard) -> None:
         """Heard, but no task: say so honestly (never "I didn't catch that")."""

@@ -101,6 +101,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "I want a real person",
         "Put me through to a nurse",
         "Transfer me to an operator",
+        "I want to talk to a representative",
     ),
     "callback": (
         "Can someone call me back",
@@ -228,18 +229,41 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Red-flag phrases: matched on normalized text, any one is enough (high recall by design).
+# Red-flag phrases, by the usual emergency categories (breathing, consciousness, heart, stroke,
+# seizure, severe bleeding, poisoning or overdose, anaphylaxis, suicide or self-harm); matched on
+# normalized text, any one is enough (high recall by design).
 _RED_FLAGS = re.compile(
-    r"\b(?:chest (?:pain|pains|hurts|tightness|pressure)|heart attack|"
-    r"can'?t (?:breathe|breath)|cannot breathe|not breathing|stopped breathing|"
-    r"struggling to breathe|"
-    r"(?:un ?responsive|unconscious|not responding|won'?t wake up|passed out|collapsed|fainted)|"
-    r"stroke|face (?:is )?(?:drooping|numb)|slurred|seizure|seizing|convulsing|"
-    r"suicid\w*|kill (?:myself|himself|herself)|end (?:my|his|her) life|"
-    r"(?:don'?t|do not) want to (?:be alive|live)|want to die|hurt myself|"
-    r"overdos\w*|too many pills|choking|throat (?:is )?(?:closing|swelling)|"
+    r"\b(?:"
+    # breathing
+    r"can'?t (?:breathe|breath|catch (?:my|his|her) breath)|cannot breathe|not breathing|"
+    r"stopped breathing|struggling to breathe|gasping|turning blue|(?:lips|face) (?:are |is )?"
+    r"(?:turning )?blue|choking|"
+    # consciousness
+    r"un ?responsive|unconscious|not responding|won'?t wake up|can'?t wake (?:him|her|them)|"
+    r"passed out|collapsed|fainted|"
+    # heart
+    r"chest (?:pain|pains|hurts|tightness|pressure)|heart attack|"
+    # stroke
+    r"stroke|face (?:is )?(?:drooping|numb)|slurred|numb on one side|"
+    r"can'?t (?:move|lift|feel) (?:my|his|her) (?:arm|leg|face)|"
+    # seizure
+    r"seizure|seizing|convulsing|fitting|"
+    # bleeding
     r"(?:bleeding|blood) (?:a lot|heavily|badly|everywhere|won'?t stop|that won'?t stop)|"
-    r"blood everywhere|bleeding out|severe bleeding)\b"
+    r"blood everywhere|bleeding out|severe bleeding|"
+    # poisoning, overdose
+    r"overdos\w*|too many (?:pills|tablets)|took (?:way )?too (?:much|many)|"
+    r"swallowed (?:a |the |some |his |her |my )?(?:whole )?(?:bottle of |pack of )?"
+    r"(?:pills|tablets|poison|bleach|chemicals|medicine|medication|battery|batteries)|"
+    r"poisoned|"
+    # anaphylaxis
+    r"throat (?:is )?(?:closing|swelling)|can'?t swallow|"
+    # suicide, self-harm
+    r"suicid\w*|kill (?:myself|himself|herself)|end(?:ing)? (?:my|his|her) (?:own )?life|"
+    r"take (?:my|his|her) own life|end it all|better off dead|"
+    r"(?:don'?t|do not) want to (?:be alive|live|be here)|want to die|"
+    r"hurt(?:ing)? (?:myself|himself|herself)|self ?harm"
+    r")\b"
 )
 
 

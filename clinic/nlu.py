@@ -719,7 +719,11 @@ def detect_intent(text: str) -> Intent:
     t = normalize(text)
     if not t:
         return Intent.NONE
-    if re.search(r"\b(?:reschedule|move|change|push back)\b.*\b(?:appointment|booking|visit)\b", t):
+    if re.search(
+        r"\b(?:reschedule|move|change|push|shift|switch|bump|postpone|bring forward)\b"
+        r".*\b(?:appointment|booking|visit|checkup)\b",
+        t,
+    ):
         return Intent.RESCHEDULE
     cancel_words = (
         r"\b(?:cancel|call off|can't make|cannot make|won't make|won't be able to make)\b"

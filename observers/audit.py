@@ -78,6 +78,7 @@ from audit.chain import canonical, to_jsonable
 
 RAW_TEXT_KEY = "echo.raw_text"
 CORRECTIONS_KEY = "echo.corrections"
+CUES_KEY = "echo.cues"
 
 _SEEN_LIMIT = 2048
 _PRE_ROLL_SECS = 1.0
@@ -591,9 +592,12 @@ class AuditObserver(BaseObserver):
             raw_parts: list[tuple[str, bool]] = []
             final_parts: list[tuple[str, bool]] = []
             corrections: list[Any] = []
+            cues: list[Any] = []
             language = None
             for tf in turn.transcripts:
                 md = tf.metadata or {}
+                if md.get(CUES_KEY):
+                    cues.append(to_jsonable(md[CUES_KEY]))
                 raw = md.get(RAW_TEXT_KEY)
                 raw_parts.append((raw if isinstance(raw, str) else tf.text, False))
                 final_parts.append((tf.text, False))
@@ -606,6 +610,7 @@ class AuditObserver(BaseObserver):
                 "raw_transcript": _join_text(raw_parts),
                 "final_transcript": _join_text(final_parts),
                 "corrections": corrections,
+                "cues": cues,  # loudness, pitch, rate, wording: processors.caller_cues
                 "segments": len(turn.transcripts),
                 "language": language,
                 "audio": turn.user_audio.summary() if turn.user_audio else None,

@@ -30,18 +30,32 @@ import providers
 from clinic.tools import TOOLS_SCHEMA
 from config import EchoSettings
 from pipelines import Session, attach_session_events, clinic_brain_and_tools
+from processors.caller_cues import CallerCuesProcessor
+from processors.filler import attach_filler
 from vocabulary.keyterms import keyterms
 
 DESCRIPTION = "VAD + smart-turn → STT → vocabulary correction → LLM + clinic tools → TTS"
 
 SYSTEM_PROMPT = (
-    "You are Echo, the voice assistant of a telehealth clinic's appointment line. You help "
-    "callers find a provider, hear open slots, book, cancel and list their appointments, using "
-    "the tools. Always confirm provider, day and time and get a yes before booking. Your "
-    "answers are spoken aloud: one or two short sentences, no markdown, no lists, no emojis. "
-    "Say times like '10:30 AM' and dates like 'Tuesday, December 1st'. Never invent a provider "
-    "or a slot: only offer what the tools return."
+    "You are Echo, the voice assistant of a telehealth clinic's phone line. SAFETY FIRST: if "
+    "the caller mentions a medical emergency (chest pain, trouble breathing, someone "
+    "unresponsive, stroke signs, severe bleeding, thoughts of suicide or self-harm), your first "
+    "sentence tells them to call 911 now (for suicidal thoughts also 988); never diagnose or "
+    "give medical advice. With the tools you find providers and the earliest openings, book, "
+    "move and cancel appointments, send refill requests, arrange a call-back or transfer, and "
+    "answer questions about the clinic with clinic_info only: never answer hours, address, "
+    "insurance, policies, languages or a provider's services from memory; if the tool does not "
+    "know, say so and who can answer. Before reading or changing appointments from earlier "
+    "calls, identify the caller with verify_identity (full name and date of birth). Always "
+    "confirm provider, day and time and get a yes before booking or moving. Your answers are "
+    "spoken aloud: at most two short sentences, one question at a time, no markdown, no lists. "
+    "Say times like '10:30 AM' and dates like 'Tuesday, December 1st'. Never invent a "
+    "provider, a slot or a clinic fact. Out-of-scope requests get a short, polite decline."
 )
+
+
+# The local brain's tools answer in milliseconds: only these get a filler.
+SLOW_LOCAL_TOOLS = frozenset({"read_image"})
 
 
 def requirements(settings: EchoSettings) -> list[str]:
@@ -135,6 +149,7 @@ def build(session: Session) -> PipelineWorker:
     tts = specs["tts"].create(ctx)
 
     tools.register(llm)
+    attach_filler(llm, tts, slow_tools=SLOW_LOCAL_TOOLS if specs["llm"].local else None)
 
     context = LLMContext(
         messages=[{"role": "system", "content": SYSTEM_PROMPT}], tools=TOOLS_SCHEMA
@@ -149,6 +164,7 @@ def build(session: Session) -> PipelineWorker:
         from processors.vocabulary_correction import VocabularyCorrectionProcessor
 
         stages.append(VocabularyCorrectionProcessor(lexicon=session.lexicon))
+    stages.append(CallerCuesProcessor(on_cues=brain.note_cue if brain else None))
     stages += [aggregators.user(), llm, tts, session.transport.output(), aggregators.assistant()]
 
     worker = PipelineWorker(
