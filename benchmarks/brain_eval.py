@@ -81,6 +81,8 @@ def judge(expect: str, calls: list[tuple[str, dict]], reply: str) -> tuple[bool,
     kind, _, arg = expect.partition(":")
     if _DIDNT_CATCH.search(reply):
         return False, "said it did not hear"
+    if kind == "any":
+        return True, ""
     if kind == "emergency":
         return ("911" in _first_sentence(reply), "911 not in the first sentence")
     if kind == "refill":
@@ -210,6 +212,35 @@ async def evaluate(rows, *, today: date) -> list[dict]:
     return results
 
 
+async def converse(sentences: list[str], *, today: date) -> list[dict]:
+    """All ``sentences`` in one call (as the bench's conversation): each reply and its length."""
+    from clinic.brain import ClinicBrain
+    from clinic.cli_chat import respond, run_turn
+    from clinic.store import ClinicStore
+    from clinic.tools import ClinicTools
+    from config import DEFAULT_VOCABULARY
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ClinicStore(Path(tmp) / "clinic.db")
+        store.seed(json.loads(DEFAULT_VOCABULARY.read_text()), start=today, days=14)
+        brain = ClinicBrain.for_store(store, today=today)
+        tools = ClinicTools(store, patient_id="patient-eval", today=today)
+        messages: list[dict] = []
+        greeting = await respond(brain, tools, messages)
+        rows.append({"id": "greeting", "says": "", "expect": "any", "ok": True, "why": ""})
+        rows[-1].update(reply=greeting, words=len(greeting.split()), tools=[], ms=0.0)
+        for i, sentence in enumerate(sentences):
+            started = time.perf_counter()
+            reply = await run_turn(brain, tools, messages, sentence)
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            rows.append(
+                {"id": f"t{i}", "says": sentence, "expect": "any", "ok": True, "why": ""}
+                | {"reply": reply, "words": len(reply.split()), "tools": [], "ms": ms}
+            )
+    return rows
+
+
 def summarize(results: list[dict]) -> dict:
     """Share handled, p90 reply words and p95 brain+tools time."""
     words = sorted(r["words"] for r in results)
@@ -227,14 +258,28 @@ def summarize(results: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Score a callers file and print every miss plus the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--callers", type=Path, required=True)
+    parser.add_argument("--callers", type=Path, help="callers TSV (id, caller says, expect)")
+    parser.add_argument(
+        "--bench-conversation",
+        action="store_true",
+        help="instead: the latency bench's prompts as one call (reply lengths)",
+    )
     parser.add_argument("--dev", action="store_true", help="labels from DEV_EXPECT")
     parser.add_argument("--today", default="2025-12-01", help="clinic date (ISO)")
     parser.add_argument("--all", action="store_true", help="print every row, not only misses")
     parser.add_argument("--json", type=Path, help="write every row here")
     args = parser.parse_args(argv)
-    rows = read_callers(args.callers, dev=args.dev)
-    results = asyncio.run(evaluate(rows, today=date.fromisoformat(args.today)))
+    today = date.fromisoformat(args.today)
+    if args.bench_conversation:
+        from bench.prompts import PROMPT_SETS
+
+        sentences = [p.text for p in PROMPT_SETS["all"]]
+        results = asyncio.run(converse(sentences, today=today))
+    elif args.callers is None:
+        parser.error("give --callers TSV or --bench-conversation")
+    else:
+        rows = read_callers(args.callers, dev=args.dev)
+        results = asyncio.run(evaluate(rows, today=today))
     for r in results:
         if args.all or not r["ok"]:
             mark = "ok  " if r["ok"] else "MISS"

@@ -283,7 +283,9 @@ class CareDialogue:
         from clinic.parse import extract_person_name, parse_birth_date
 
         found = parse_birth_date(h.raw, today=self.today)
-        name = extract_person_name(h.raw, skip_span=found[1] if found else None)
+        name = extract_person_name(
+            h.raw, skip_span=found[1] if found else None, with_date=bool(found)
+        )
         if found:
             s.id_dob = found[0]
         if name:

@@ -73,11 +73,27 @@ _NAME_STOP = frozenset(
 )
 
 
-def extract_person_name(text: str, *, skip_span: tuple[int, int] | None = None) -> str | None:
+_NOT_NAMES = frozenset(
+    """i me my mine you your we our it this that what when where which who why how is are was
+    were be have has had do does did can could would will should may might need want like to
+    for of in on at with about from the a an and or but not no yes yeah please thanks thank
+    book booking cancel move change reschedule check see appointment appointments visit doctor
+    dr refill prescription medication call back tomorrow today morning afternoon evening week
+    next last first second third one two three help hello hi hey sorry okay ok just actually
+    """.split()
+)
+
+
+def extract_person_name(
+    text: str, *, skip_span: tuple[int, int] | None = None, with_date: bool = False
+) -> str | None:
     """A person's full name as said ("Maria Lopez", "my name is Jo Ann Smith"), or None.
 
     Takes the words after a lead-in ("my name is", "this is") or else the leading words, up to
-    the birth date or a stop word; needs two to four words of letters.
+    the birth date or a stop word; needs two to four words of letters. Without a lead-in the
+    words must look like a name: none of them a common function word or request word, and
+    capitalized as a transcript writes names unless a birth date came with them
+    (``with_date``), so "I need to cancel" is never taken for a name.
     """
     raw = str(text)
     if skip_span is not None:
@@ -96,6 +112,11 @@ def extract_person_name(text: str, *, skip_span: tuple[int, int] | None = None) 
             break
     if len(words) < 2:
         return None
+    if not m:
+        if any(w.lower() in _NOT_NAMES for w in words):
+            return None
+        if not with_date and not all(w[:1].isupper() for w in words):
+            return None
     return " ".join(w.capitalize() if w.islower() else w for w in words)
 
 

@@ -321,3 +321,29 @@ async def test_state_from_an_earlier_turn_is_not_applied_to_an_unrelated_request
     await call.say("I'd like to see Doctor Patel")
     reply = await call.say("what's the forecast for the weekend")
     assert "Patel" not in reply and "didn't catch" not in reply
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("It's Rosa Delgado, born 6/9/1975", "Rosa Delgado"),
+        ("my name is jo ann baker and my birthday is march 2nd 1961", "Jo Ann Baker"),
+        ("Tomas Ruiz", "Tomas Ruiz"),
+        ("I need to cancel my appointment.", None),
+        ("Could you check if Doctor Nguyen has anything open", None),
+        ("what time is it", None),
+    ],
+)
+def test_names_are_names_and_requests_are_not(said, name):
+    from clinic.parse import extract_person_name, parse_birth_date
+
+    found = parse_birth_date(said, today=MONDAY)
+    got = extract_person_name(said, skip_span=found[1] if found else None, with_date=bool(found))
+    assert got == name
+
+
+async def test_a_new_request_while_identification_is_pending_is_answered(brain, store):
+    call = Call(brain, make_tools(store))
+    assert "date of birth" in await call.say("which appointments have I got at the moment")
+    reply = await call.say("Actually, is Doctor Nguyen free on Friday morning?")
+    assert "Doctor Nguyen" in reply and "date of birth" not in reply
