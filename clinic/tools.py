@@ -19,7 +19,6 @@ sub-millisecond WAL append, and keeping it synchronous means a cancellation cann
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -34,9 +33,6 @@ from clinic.nlu import (
     format_when,
     match_provider,
     match_specialty,
-    normalize,
-    parse_day,
-    parse_part_of_day,
 )
 from clinic.store import (
     Appointment,
@@ -47,6 +43,13 @@ from clinic.store import (
     Slot,
     SlotUnavailableError,
     normalize_appointment_id,
+)
+from clinic.tool_args import (
+    ToolArgumentError,
+    failure,
+    optional_text,
+    resolve_day,
+    resolve_part_of_day,
 )
 from clinic.tools_care import CARE_TOOL_NAMES, CareTools, care_schemas
 
@@ -78,10 +81,6 @@ class ToolAuditSink(Protocol):
     ) -> None:
         """Durably record one tool call; raise if it could not be recorded."""
         ...
-
-
-class ToolArgumentError(ValueError):
-    """A tool argument is missing or cannot be understood."""
 
 
 def tools_schema() -> ToolsSchema:
@@ -178,57 +177,6 @@ def tools_schema() -> ToolsSchema:
 TOOLS_SCHEMA = tools_schema()
 
 
-def resolve_day(value: Any, today: date) -> date:
-    """A tool's ``day`` argument as a date.
-
-    Accepts ISO dates, weekday names (the next such day on or after ``today``), "today",
-    "tomorrow" and spoken dates ("December 2nd").
-
-    Raises:
-        ToolArgumentError: If the value names no day.
-    """
-    if isinstance(value, date):
-        return value
-    text = str(value).strip()
-    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
-        try:
-            return date.fromisoformat(
-                "-".join(f"{int(p):02d}" if i else p for i, p in enumerate(text.split("-")))
-            )
-        except ValueError as e:
-            raise ToolArgumentError(f"'{text}' is not a valid date.") from e
-    day = parse_day(text, today) if text else None
-    if day is None:
-        raise ToolArgumentError(
-            f"Could not understand the day '{text}'. Use an ISO date like "
-            f"{today.isoformat()}, a weekday name, 'today' or 'tomorrow'."
-        )
-    return day
-
-
-def resolve_part_of_day(value: Any) -> str | None:
-    """A tool's ``part_of_day`` argument: "morning", "afternoon" or None.
-
-    Raises:
-        ToolArgumentError: If the value is neither.
-    """
-    if value is None or str(value).strip() == "":
-        return None
-    text = normalize(str(value))
-    if text in ("morning", "am"):
-        return "morning"
-    if text in ("afternoon", "pm", "evening"):
-        return "afternoon"
-    part = parse_part_of_day(text)
-    if part is None:
-        raise ToolArgumentError(f"part_of_day must be 'morning' or 'afternoon', not '{value}'.")
-    return part
-
-
-def _failure(error: str, code: str, **extra: Any) -> dict[str, Any]:
-    return {"ok": False, "error": error, "code": code, **extra}
-
-
 class ClinicTools(CareTools):
     """The clinic tools for one conversation (one patient).
 
@@ -293,23 +241,23 @@ class ClinicTools(CareTools):
         """Run one tool and return its JSON-serializable result (never raises for bad input)."""
         handler = self._handlers.get(name)
         if handler is None:
-            return _failure(
+            return failure(
                 f"Unknown tool '{name}'. Available: {', '.join(TOOL_NAMES)}.", "unknown_tool"
             )
         if arguments is None:
             arguments = {}
         if not isinstance(arguments, dict):
-            return _failure("Tool arguments must be a JSON object.", "invalid_argument")
+            return failure("Tool arguments must be a JSON object.", "invalid_argument")
         try:
             result = await handler(dict(arguments))
         except ToolArgumentError as e:
-            result = _failure(str(e), "invalid_argument")
+            result = failure(str(e), "invalid_argument")
         except asyncio.CancelledError:
             raise
         except Exception as e:
             # No traceback: its variable dump could carry the caller's words into the log.
             logger.error(f"Clinic tool {name} failed with {type(e).__name__}")
-            result = _failure(
+            result = failure(
                 "The clinic system had a problem and nothing was changed. Please try again.",
                 "internal_error",
             )
@@ -329,11 +277,11 @@ class ClinicTools(CareTools):
     # --- read tools ----------------------------------------------------------------------------
 
     async def _find_provider(self, args: dict[str, Any]) -> dict[str, Any]:
-        name = _optional_text(args, "name")
-        specialty_text = _optional_text(args, "specialty")
+        name = optional_text(args, "name")
+        specialty_text = optional_text(args, "specialty")
         if name is None and specialty_text is None:
             specialties = await asyncio.to_thread(self.store.specialties)
-            return _failure(
+            return failure(
                 "Give a provider name or a specialty.", "invalid_argument", specialties=specialties
             )
         specialty = None
@@ -341,7 +289,7 @@ class ClinicTools(CareTools):
             specialties = await asyncio.to_thread(self.store.specialties)
             specialty = match_specialty(specialty_text, specialties)
             if specialty is None:
-                return _failure(
+                return failure(
                     f"The clinic has no '{specialty_text}' providers.",
                     "unknown_specialty",
                     specialties=specialties,
@@ -357,10 +305,10 @@ class ClinicTools(CareTools):
         return result
 
     async def _list_open_slots(self, args: dict[str, Any]) -> dict[str, Any]:
-        provider_text = _optional_text(args, "provider")
+        provider_text = optional_text(args, "provider")
         if provider_text is None:
             raise ToolArgumentError("'provider' is required: the name of the provider.")
-        day = resolve_day(args["day"], self.today) if _optional_text(args, "day") else None
+        day = resolve_day(args["day"], self.today) if optional_text(args, "day") else None
         part = resolve_part_of_day(args.get("part_of_day"))
         if day is not None and day < self.today:
             raise ToolArgumentError(f"{day.isoformat()} has already passed.")
@@ -404,19 +352,19 @@ class ClinicTools(CareTools):
             slot_id = int(str(raw_slot).strip())
         except (TypeError, ValueError) as e:
             raise ToolArgumentError("'slot_id' must be the number of an open slot.") from e
-        reason = _optional_text(args, "reason")
+        reason = optional_text(args, "reason")
         slot = await asyncio.to_thread(self.store.get_slot, slot_id)
         if slot is None:
             return await self._audit_best_effort(
                 "book_appointment",
                 args,
-                _failure(f"There is no slot {slot_id}.", "slot_unavailable"),
+                failure(f"There is no slot {slot_id}.", "slot_unavailable"),
             )
         if slot.start_utc < self._not_before():
             return await self._audit_best_effort(
                 "book_appointment",
                 args,
-                _failure("That time has already passed.", "slot_unavailable"),
+                failure("That time has already passed.", "slot_unavailable"),
             )
         try:
             pending = await self._begin(self.store.begin_book, self.patient_id, slot_id, reason)
@@ -424,7 +372,7 @@ class ClinicTools(CareTools):
             return await self._audit_best_effort(
                 "book_appointment",
                 args,
-                _failure(
+                failure(
                     "Sorry, that time was just taken. Please pick another slot.", "slot_unavailable"
                 ),
             )
@@ -438,7 +386,7 @@ class ClinicTools(CareTools):
         )
 
     async def _cancel_appointment(self, args: dict[str, Any]) -> dict[str, Any]:
-        raw_id = _optional_text(args, "appointment_id")
+        raw_id = optional_text(args, "appointment_id")
         if raw_id is None:
             raise ToolArgumentError("'appointment_id' is required, e.g. APT-7K3F9Q.")
         code = normalize_appointment_id(raw_id)
@@ -448,7 +396,7 @@ class ClinicTools(CareTools):
             return await self._audit_best_effort(
                 "cancel_appointment",
                 args,
-                _failure(f"You have no booked appointment {code}.", "not_found"),
+                failure(f"You have no booked appointment {code}.", "not_found"),
             )
         result = {"ok": True, "appointment": self._appointment_dict(pending.appointment)}
         return await self._commit_audited(
@@ -495,35 +443,35 @@ class ClinicTools(CareTools):
         except Exception as e:
             pending.rollback()
             logger.error(f"Audit sink failed for {name} ({type(e).__name__}); change rolled back")
-            return _failure(audit_error, "audit_failed")
+            return failure(audit_error, "audit_failed")
         try:
             pending.commit()  # synchronous on purpose, see the module docstring
         except Exception as e:
             logger.error(f"Commit failed for {name} ({type(e).__name__}) after audit")
-            failure = _failure(
+            refused = failure(
                 "The clinic system could not save the change, so nothing was changed. "
                 "Please try again.",
                 "internal_error",
             )
-            await self._audit_best_effort(name, args, failure)
-            return failure
+            await self._audit_best_effort(name, args, refused)
+            return refused
         return result
 
     async def _audit_best_effort(
-        self, name: str, args: dict[str, Any], failure: dict[str, Any]
+        self, name: str, args: dict[str, Any], outcome: dict[str, Any]
     ) -> dict[str, Any]:
-        """Best-effort audit record of a write that did not happen (nothing to roll back)."""
+        """Best-effort audit record of an outcome with nothing to commit or roll back."""
         if self.audit_sink is not None:
             try:
                 await asyncio.wait_for(
-                    self.audit_sink.record_tool_call(name=name, arguments=args, result=failure),
+                    self.audit_sink.record_tool_call(name=name, arguments=args, result=outcome),
                     timeout=self.audit_timeout_s,
                 )
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                logger.warning(f"Audit sink failed to record a failed {name} ({type(e).__name__})")
-        return failure
+                logger.warning(f"Audit sink failed to record {name} ({type(e).__name__})")
+        return outcome
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -541,12 +489,12 @@ class ClinicTools(CareTools):
             return providers[0]
         if len(providers) > 1:
             names = [p.name for p in providers]
-            return _failure(
+            return failure(
                 f"'{text}' matches several providers: {', '.join(names)}.",
                 "ambiguous_provider",
                 candidates=names,
             )
-        return _failure(
+        return failure(
             f"The clinic has no provider named '{text}'.",
             "unknown_provider",
             suggestions=await self._suggest(text),
@@ -582,11 +530,3 @@ class ClinicTools(CareTools):
             "spoken": format_when(local),
             "reason": appointment.reason,
         }
-
-
-def _optional_text(args: dict[str, Any], key: str) -> str | None:
-    value = args.get(key)
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None

@@ -23,6 +23,13 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from clinic import info as clinic_info
 from clinic.nlu import match_specialty
 from clinic.store import AppointmentNotFoundError, SlotUnavailableError, normalize_appointment_id
+from clinic.tool_args import (
+    ToolArgumentError,
+    failure,
+    optional_text,
+    resolve_day,
+    resolve_part_of_day,
+)
 
 MAX_IDENTITY_ATTEMPTS = 3
 CARE_TOOL_NAMES = (
@@ -139,10 +146,9 @@ class CareTools:
         }
 
     async def _find_earliest_slots(self, args: dict[str, Any]) -> dict[str, Any]:
-        from clinic.tools import ToolArgumentError, _optional_text, resolve_day, resolve_part_of_day
 
         specialty = None
-        if text := _optional_text(args, "specialty"):
+        if text := optional_text(args, "specialty"):
             specialties = await asyncio.to_thread(self.store.specialties)
             specialty = match_specialty(text, specialties)
             if specialty is None:
@@ -152,7 +158,7 @@ class CareTools:
                     "code": "unknown_specialty",
                     "specialties": specialties,
                 }
-        day = resolve_day(args["day"], self.today) if _optional_text(args, "day") else None
+        day = resolve_day(args["day"], self.today) if optional_text(args, "day") else None
         if day is not None and day < self.today:
             raise ToolArgumentError(f"{day.isoformat()} has already passed.")
         part = resolve_part_of_day(args.get("part_of_day"))
@@ -181,9 +187,8 @@ class CareTools:
         return result
 
     async def _reschedule_appointment(self, args: dict[str, Any]) -> dict[str, Any]:
-        from clinic.tools import ToolArgumentError, _failure, _optional_text
 
-        raw_id = _optional_text(args, "appointment_id")
+        raw_id = optional_text(args, "appointment_id")
         if raw_id is None:
             raise ToolArgumentError("'appointment_id' is required, e.g. APT-7K3F9Q.")
         try:
@@ -192,18 +197,18 @@ class CareTools:
             raise ToolArgumentError("'slot_id' must be the number of an open slot.") from e
         slot = await asyncio.to_thread(self.store.get_slot, slot_id)
         if slot is None or slot.start_utc < self._not_before():
-            failure = _failure("That new time is not open.", "slot_unavailable")
-            return await self._audit_best_effort("reschedule_appointment", args, failure)
+            refused = failure("That new time is not open.", "slot_unavailable")
+            return await self._audit_best_effort("reschedule_appointment", args, refused)
         code = normalize_appointment_id(raw_id)
         old = await asyncio.to_thread(self.store.get_appointment, code)
         try:
             pending = await self._begin(self.store.begin_reschedule, code, self.patient_id, slot_id)
         except AppointmentNotFoundError:
-            failure = _failure(f"You have no booked appointment {code}.", "not_found")
-            return await self._audit_best_effort("reschedule_appointment", args, failure)
+            refused = failure(f"You have no booked appointment {code}.", "not_found")
+            return await self._audit_best_effort("reschedule_appointment", args, refused)
         except SlotUnavailableError:
-            failure = _failure("Sorry, that time was just taken.", "slot_unavailable")
-            return await self._audit_best_effort("reschedule_appointment", args, failure)
+            refused = failure("Sorry, that time was just taken.", "slot_unavailable")
+            return await self._audit_best_effort("reschedule_appointment", args, refused)
         result = {
             "ok": True,
             "appointment": self._appointment_dict(pending.appointment),
@@ -218,9 +223,8 @@ class CareTools:
         )
 
     async def _request_refill(self, args: dict[str, Any]) -> dict[str, Any]:
-        from clinic.tools import ToolArgumentError, _optional_text
 
-        medication = _optional_text(args, "medication")
+        medication = optional_text(args, "medication")
         if medication is None:
             raise ToolArgumentError("'medication' is required.")
         medication = canonical_medication(medication, self.medications)
@@ -241,10 +245,9 @@ class CareTools:
         )
 
     async def _request_handoff(self, args: dict[str, Any]) -> dict[str, Any]:
-        from clinic.tools import _optional_text
 
-        reason = _optional_text(args, "reason")
-        window = _optional_text(args, "window") or self.info.get(
+        reason = optional_text(args, "reason")
+        window = optional_text(args, "window") or self.info.get(
             "callback_default_window", "within two business hours"
         )
         mode = "transfer" if self.transfer is not None else "callback"
@@ -269,13 +272,12 @@ class CareTools:
         return result
 
     async def _clinic_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        from clinic.tools import _optional_text
 
-        topic = (_optional_text(args, "topic") or "other").lower()
+        topic = (optional_text(args, "topic") or "other").lower()
         if topic not in clinic_info.TOPICS:
             topic = "other"
         provider = specialty = None
-        if name := _optional_text(args, "provider"):
+        if name := optional_text(args, "provider"):
             found = await asyncio.to_thread(self.store.find_providers, name, None)
             if len(found) == 1:
                 provider, specialty = found[0].name, found[0].specialty
@@ -284,19 +286,18 @@ class CareTools:
             info=self.info,
             provider=provider,
             provider_specialty=specialty,
-            plan=_optional_text(args, "plan"),
-            day=(_optional_text(args, "day") or "").lower() or None,
+            plan=optional_text(args, "plan"),
+            day=(optional_text(args, "day") or "").lower() or None,
         )
 
     async def _verify_identity(self, args: dict[str, Any]) -> dict[str, Any]:
-        from clinic.tools import ToolArgumentError, _failure, _optional_text
 
         if self.identified:
             return {"ok": True, "identified": True, "already": True}
         if self._identity_attempts >= MAX_IDENTITY_ATTEMPTS:
-            return _failure("Too many attempts.", "too_many_attempts", attempts_left=0)
-        name = _optional_text(args, "full_name")
-        dob_text = _optional_text(args, "date_of_birth")
+            return failure("Too many attempts.", "too_many_attempts", attempts_left=0)
+        name = optional_text(args, "full_name")
+        dob_text = optional_text(args, "date_of_birth")
         if name is None or dob_text is None:
             raise ToolArgumentError("'full_name' and 'date_of_birth' are both required.")
         try:
@@ -308,7 +309,7 @@ class CareTools:
         left = MAX_IDENTITY_ATTEMPTS - self._identity_attempts
         attempt = {"attempt": self._identity_attempts}  # no name or birth date in the trail
         if patient is None:
-            result = _failure("No patient matches that name and date of birth.", "no_match")
+            result = failure("No patient matches that name and date of birth.", "no_match")
             result["attempts_left"] = left
             return await self._audit_best_effort("verify_identity", attempt, result)
         moved = await asyncio.to_thread(self.care.adopt_appointments, self.patient_id, patient.id)
