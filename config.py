@@ -158,11 +158,14 @@ class EchoSettings(BaseSettings):
 
     def config_hash(self, variant: str) -> str:
         """sha256 of the variant name and every non-secret setting (for the audit trail)."""
-        import hashlib
     clinic_info_path: Path = PROJECT_DIR / "clinic" / "data" / "clinic_info.json"
     # Patient records loaded into the clinic database at start-up (a demo set by default;
     # a real deployment points this at its own export, or None for none).
     patients_path: Path | None = PROJECT_DIR / "clinic" / "data" / "demo_patients.json"
+    # Signs request_data.patient_token (clinic/identity.py); unset: no token is accepted and
+    # every caller is identified in the conversation.
+    patient_token_secret: SecretStr | None = None
+        import hashlib
         import json
 
         public = self.model_dump(mode="json")  # SecretStr fields dump as "**********"

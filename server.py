@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 import pipelines
 import providers
+from clinic.identity import TokenError, vouched_patient
 from config import EchoSettings, MissingKeyError
 from transports import TRANSPORTS
 
@@ -131,8 +132,19 @@ class EchoRuntime:
         """The clinic's current date."""
         return datetime.now(ZoneInfo(self.settings.clinic_timezone)).date()
 
-    def new_session(self, *, transport, transport_name: str, patient_id: str | None = None):
-        """A :class:`pipelines.Session` for one conversation."""
+    def new_session(
+        self,
+        *,
+        transport,
+        transport_name: str,
+        patient_id: str | None = None,
+        identified: bool = False,
+    ):
+        """A :class:`pipelines.Session` for one conversation.
+
+        ``identified``: the host vouched for ``patient_id`` (a signed token). Otherwise the
+        id only names the session's own bookings until the caller is identified in the call.
+        """
         from observers.latency import LatencyObserver
 
         session_id = uuid.uuid4().hex
@@ -149,6 +161,7 @@ class EchoRuntime:
             patient_id=patient_id or f"patient-{session_id[:8]}",
             today=self.today(),
             client_events=client_events,
+            identified=identified and bool(patient_id),
             transport_name=transport_name,
             observers=[latency],
             realtime=self.realtime,
@@ -220,8 +233,6 @@ class EchoRuntime:
             self.audit_store.close()
 
 
-def load_vocabulary(settings: EchoSettings) -> dict:
-    """The deployment vocabulary JSON (providers, medications, specialties, procedures)."""
 def load_patients(store, settings: EchoSettings) -> None:
     """Load the patient records file (settings.patients_path) into the clinic database."""
     from clinic.care import CareStore
@@ -234,6 +245,8 @@ def load_patients(store, settings: EchoSettings) -> None:
 
     import json
 
+def load_vocabulary(settings: EchoSettings) -> dict:
+    """The deployment vocabulary JSON (providers, medications, specialties, procedures)."""
     return json.loads(Path(settings.vocabulary_path).read_text())
 
 
@@ -344,6 +357,13 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
             raise HTTPException(400, detail={"error": f"malformed SDP: {e}"}) from e
         if not body.pc_id and len(runtime.sessions) >= settings.max_sessions:
             raise HTTPException(503, detail={"error": "too many live sessions, try again later"})
+        secret = settings.patient_token_secret
+        try:
+            patient = vouched_patient(
+                body.request_data, secret.get_secret_value() if secret else None
+            )
+        except TokenError as e:
+            raise HTTPException(401, detail={"error": str(e)}) from e
 
         started: list[Exception] = []
 
@@ -354,17 +374,19 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
                     audio_prefetch=settings.webrtc_audio_prefetch,
                     video_in=getattr(variant, "VIDEO_IN", False),
                 )
-                patient = (body.request_data or {}).get("patient_id")
                 session = runtime.new_session(
-                    transport=transport, transport_name="smallwebrtc", patient_id=patient
+                    transport=transport,
+                    transport_name="smallwebrtc",
+                    patient_id=patient,
+                    identified=patient is not None,
                 )
                 task = asyncio.create_task(runtime.run_session(name, variant, session))
                 runtime.sessions[session.session_id] = task
                 task.add_done_callback(lambda _: runtime.sessions.pop(session.session_id, None))
                 logger.info(f"session {session.session_id} started: pipeline={name}")
                 runtime.pc_sessions[connection.pc_id] = session
-            except Exception as e:  # surfaced below as a 500 with the reason
                 task.add_done_callback(lambda _: runtime.pc_sessions.pop(connection.pc_id, None))
+            except Exception as e:  # surfaced below as a 500 with the reason
                 started.append(e)
                 raise
 

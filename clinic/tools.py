@@ -234,6 +234,7 @@ class ClinicTools(CareTools):
         self.care = CareStore(store)
         self.transfer = transfer
         self._identity_attempts = 0
+        self._booked_here: set[str] = set()  # reachable before identification
 
     # --- entry points --------------------------------------------------------------------------
 
@@ -337,7 +338,7 @@ class ClinicTools(CareTools):
     async def _list_my_appointments(self, args: dict[str, Any]) -> dict[str, Any]:
         appointments = await asyncio.to_thread(self.store.appointments_for, self.patient_id)
         not_before = self._not_before()
-        upcoming = [a for a in appointments if a.start_utc >= not_before]
+        upcoming = [a for a in appointments if a.start_utc >= not_before and self._reachable(a.id)]
         return {
             "ok": True,
             "identified": self.identified,
@@ -377,6 +378,7 @@ class ClinicTools(CareTools):
                 ),
             )
         result = {"ok": True, "appointment": self._appointment_dict(pending.appointment)}
+        self._booked_here.add(pending.appointment.id)
         return await self._commit_audited(
             "book_appointment",
             args,
@@ -391,6 +393,8 @@ class ClinicTools(CareTools):
             raise ToolArgumentError("'appointment_id' is required, e.g. APT-7K3F9Q.")
         code = normalize_appointment_id(raw_id)
         try:
+            if not self._reachable(code):
+                raise AppointmentNotFoundError(code)
             pending = await self._begin(self.store.begin_cancel, code, self.patient_id)
         except AppointmentNotFoundError:
             return await self._audit_best_effort(
@@ -474,6 +478,10 @@ class ClinicTools(CareTools):
         return outcome
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def _reachable(self, appointment_id: str) -> bool:
+        """An identified caller reaches all their appointments; others only this call's."""
+        return self.identified or appointment_id in self._booked_here
 
     def _not_before(self) -> datetime:
         """Earliest start time worth offering: now on the current day, else the day's start."""

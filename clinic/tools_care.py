@@ -202,6 +202,8 @@ class CareTools:
         code = normalize_appointment_id(raw_id)
         old = await asyncio.to_thread(self.store.get_appointment, code)
         try:
+            if not self._reachable(code):
+                raise AppointmentNotFoundError(code)
             pending = await self._begin(self.store.begin_reschedule, code, self.patient_id, slot_id)
         except AppointmentNotFoundError:
             refused = failure(f"You have no booked appointment {code}.", "not_found")
@@ -209,6 +211,7 @@ class CareTools:
         except SlotUnavailableError:
             refused = failure("Sorry, that time was just taken.", "slot_unavailable")
             return await self._audit_best_effort("reschedule_appointment", args, refused)
+        self._booked_here.add(pending.appointment.id)
         result = {
             "ok": True,
             "appointment": self._appointment_dict(pending.appointment),

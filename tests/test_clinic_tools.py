@@ -85,7 +85,7 @@ def store(tmp_path) -> ClinicStore:
 
 @pytest.fixture
 def tools(store) -> ClinicTools:
-    return ClinicTools(store, patient_id="patient-a", today=MONDAY)
+    return ClinicTools(store, patient_id="patient-a", today=MONDAY, identified=True)
 
 
 async def _patel_tuesday(tools) -> list[dict]:
@@ -321,7 +321,11 @@ async def test_failing_audit_keeps_the_appointment_on_cancel(store, tmp_path):
         "appointment_id"
     ]
     tools = ClinicTools(
-        store, patient_id="patient-a", today=MONDAY, audit_sink=SqliteAuditSink(tmp_path)
+        store,
+        patient_id="patient-a",
+        today=MONDAY,
+        audit_sink=SqliteAuditSink(tmp_path),
+        identified=True,
     )
     result = await tools.call("cancel_appointment", {"appointment_id": appt_id})
     assert result["ok"] is False and result["code"] == "audit_failed"

@@ -18,7 +18,10 @@ pytestmark = pytest.mark.slow
 
 
 async def test_spoken_callback_request_is_recorded(live_server, speak):
-    caller = EchoCaller(live_server.url, pipeline="cascaded")
+    # A bare patient_id is never trusted: the session gets its own id.
+    caller = EchoCaller(
+        live_server.url, pipeline="cascaded", request_data={"patient_id": "patient-alice"}
+    )
     try:
         await caller.connect()
         assert await caller.wait_for_voice(since=0.0, timeout=30), "no greeting"
@@ -44,6 +47,7 @@ async def test_spoken_callback_request_is_recorded(live_server, speak):
     handoff = [c for c in calls if c["name"] == "request_handoff"]
     assert handoff and handoff[0]["result"]["ok"] is True, [c["name"] for c in calls]
     patient = next(r for r in records if r.kind == "session_start").body["patient_id"]
+    assert patient != "patient-alice"
     store = ClinicStore(settings.resolved_clinic_db(), timezone=settings.clinic_timezone)
     rows = CareStore(store).requests("callback_requests", patient)
     assert len(rows) == 1 and rows[0]["id"] == handoff[0]["result"]["request_id"]
