@@ -15,23 +15,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from clinic.actions import CallTool
 from clinic.nlu import Intent, spoken_specialty
+from clinic.wording import ASK_IDENTITY, CRISIS, DECLINE, EMERGENCY, UNSURE, describe_appointment
 
 if TYPE_CHECKING:  # pragma: no cover
     from clinic.brain import _Heard, _State
 
-EMERGENCY = (
-    "If this is an emergency, hang up and call 911 now. "
-    "If you're safe, I can help with appointments."
-)
-CRISIS = (
-    "Please call 911 now, or call or text 988 to reach the Suicide and Crisis Lifeline. "
-    "You are not alone."
-)
-SCOPE = "I can book, move or cancel visits, request refills, or answer questions about the clinic."
-DECLINE = "Sorry, I can't help with that on this line. " + SCOPE
-UNSURE = "I'm not sure I can help with that. " + SCOPE
-ASK_IDENTITY = "What's your full name and date of birth?"
 INFO_LABELS = {
     "info_hours": "hours",
     "info_address": "address",
@@ -187,7 +177,6 @@ class CareDialogue:
         )
 
     def _handoff_call(self, s: _State, h: _Heard):
-        from clinic.brain import CallTool
         from clinic.parse import callback_window
 
         args: dict[str, Any] = {"reason": h.text[:200]}
@@ -197,7 +186,6 @@ class CareDialogue:
         return CallTool("request_handoff", args)
 
     def _ask_info(self, s: _State, h: _Heard, topic: str) -> None:
-        from clinic.brain import CallTool
         from clinic.nlu import WEEKDAYS
         from clinic.parse import insurance_plan
 
@@ -220,7 +208,6 @@ class CareDialogue:
         self._ask_slots(s)
 
     def _book_specialty(self, s: _State, h: _Heard, specialty: str) -> None:
-        from clinic.brain import CallTool
 
         s.task, s.provider, s.specialty = "book", None, specialty
         s.slots, s.offset, s.pending_slot = [], 0, None
@@ -228,7 +215,6 @@ class CareDialogue:
         s.need = CallTool("find_provider", {"specialty": specialty})
 
     def _start_appointments(self, s: _State, h: _Heard, intent: Intent) -> None:
-        from clinic.brain import CallTool
 
         if intent == Intent.CANCEL:
             s.task, s.awaiting, s.cancel_hint, s.pending_cancel = "cancel", None, h, None
@@ -237,7 +223,6 @@ class CareDialogue:
         s.need = CallTool("list_my_appointments", {})
 
     def _start_move(self, s: _State, h: _Heard) -> bool:
-        from clinic.brain import CallTool
         from clinic.parse import split_move
 
         old_part, new_part = split_move(h.raw)
@@ -257,7 +242,6 @@ class CareDialogue:
         return True
 
     def _at_refill_confirm(self, s: _State, h: _Heard) -> bool:
-        from clinic.brain import CallTool
 
         if h.yes_no is True and s.refill:
             s.need = CallTool("request_refill", {"medication": s.refill})
@@ -279,7 +263,6 @@ class CareDialogue:
         return False
 
     def _at_identity(self, s: _State, h: _Heard) -> bool:
-        from clinic.brain import CallTool
         from clinic.parse import extract_person_name, parse_birth_date
 
         found = parse_birth_date(h.raw, today=self.today)
@@ -345,7 +328,6 @@ class CareDialogue:
         s.reply = f"Okay, I've asked {team} to call you back {result.get('window')}."
 
     def _on_verified(self, s: _State, arguments: dict, result: dict) -> None:
-        from clinic.brain import CallTool
 
         s.identified = True
         s.id_name = s.id_dob = None
@@ -376,24 +358,21 @@ class CareDialogue:
         s.reply = f"I can look that up once I know who you are. {ASK_IDENTITY}"
 
     def _on_moved(self, s: _State, arguments: dict, result: dict) -> None:
-        from clinic.brain import _describe_appointment
 
         appt = result.get("appointment") or {}
         s.task, s.awaiting, s.moving, s.pending_slot = None, "anything_else", None, None
         s.slots, s.offset = [], 0
-        s.reply = f"Done. Your appointment is now {_describe_appointment(appt)}. Anything else?"
+        s.reply = f"Done. Your appointment is now {describe_appointment(appt)}. Anything else?"
 
     def _moving_appointment(self, s: _State, appointments: list[dict]) -> None:
         """The caller's appointments are known: pick the one to move, then ask or look up when."""
-        from clinic.brain import _describe_appointment
-
         hint = s.cancel_hint
         matches = self._filter_appointments(appointments, hint) if hint else None
         matches = appointments if matches is None else matches
         if len(matches) != 1:
             s.appointments = matches or appointments
             s.awaiting = "which_move"
-            listed = [_describe_appointment(a) for a in s.appointments[:3]]
+            listed = [describe_appointment(a) for a in s.appointments[:3]]
             s.reply = f"You have appointments {' and '.join(listed)}. Which one should I move?"
             return
         s.moving = matches[0]
@@ -405,8 +384,7 @@ class CareDialogue:
             return
         s.awaiting = "move_when"
         s.reply = (
-            f"Your appointment is {_describe_appointment(s.moving)}. "
-            "When would you like it instead?"
+            f"Your appointment is {describe_appointment(s.moving)}. When would you like it instead?"
         )
 
     def _at_which_move(self, s: _State, h: _Heard) -> bool:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from clinic.actions import CallTool
+
 if TYPE_CHECKING:  # pragma: no cover
     from clinic.brain import _Heard, _State
 
@@ -36,8 +38,6 @@ class VisionDialogue:
 
     def _about_image(self, s: _State, h: _Heard) -> bool:
         """Read the image when one is new or the words are about something shown."""
-        from clinic.brain import CallTool
-
         if not self.vision or not (s.image_new or _SHOWN.search(h.text)):
             return False
         s.image_new = False
@@ -56,7 +56,6 @@ class VisionDialogue:
             s.awaiting = "anything_else"
 
     def _at_image_refill(self, s: _State, h: _Heard) -> bool:
-        from clinic.brain import CallTool
 
         if h.yes_no is False:
             s.awaiting, s.refill = "anything_else", None
