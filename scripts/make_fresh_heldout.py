@@ -15,7 +15,8 @@ The rule, fixed before any vocabulary change is measured on it:
 
 Run once; the output is committed and never edited (re-running reproduces it):
 
-    .venv/bin/python scripts/make_fresh_heldout.py --out vocabulary/data/fresh_heldout_utterances.tsv
+    .venv/bin/python scripts/make_fresh_heldout.py \
+        --out vocabulary/data/fresh_heldout_utterances.tsv
 """
 
 from __future__ import annotations
