@@ -189,14 +189,17 @@ def format_summary(report: dict) -> str:
         "text": "corrected (text)",
     }
     lines = [
-        f"{'stage':22s} {'term acc':>9s} {'found/said':>11s} {'false':>6s} "
+        f"{'stage':22s} {'term acc [95% CI]':>21s} {'found/said':>11s} {'false':>6s} "
         f"{'false/50':>9s} {'WER':>7s}"
     ]
     for stage, label in labels.items():
         s = report["summary"][stage]
         acc = f"{s['term_accuracy']:.3f}" if s["term_accuracy"] is not None else "-"
+        if s.get("term_accuracy_ci95"):
+            lo, hi = s["term_accuracy_ci95"]
+            acc += f" [{lo:.2f}-{hi:.2f}]"
         lines.append(
-            f"{label:22s} {acc:>9s} {s['terms_found']:>5d}/{s['terms_said']:<5d} "
+            f"{label:22s} {acc:>21s} {s['terms_found']:>5d}/{s['terms_said']:<5d} "
             f"{s['false_terms']:>6d} {s['false_terms_per_50']:>9.2f} {s['wer']:>7.3f}"
         )
     lines.append(f"second pass ran on {report['second_pass_runs']} of {len(report['rows'])}")

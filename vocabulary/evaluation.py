@@ -137,6 +137,7 @@ def score(rows: list[dict], stage: str) -> dict:
     ref_words = sum(len(wer_words(r["ref"])) for r in rows)
     return {
         "term_accuracy": round(found / said, 4) if said else None,
+        "term_accuracy_ci95": wilson_interval(found, said),
         "terms_said": said,
         "terms_found": found,
         "false_terms": false,
@@ -144,6 +145,16 @@ def score(rows: list[dict], stage: str) -> dict:
         "wer": round(errors / ref_words, 4) if ref_words else None,
         "utterances": len(rows),
     }
+
+
+def wilson_interval(successes: int, total: int, z: float = 1.96) -> list[float] | None:
+    """The 95 % Wilson score interval of a proportion (None for no trials)."""
+    if total <= 0:
+        return None
+    p = successes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * ((p * (1 - p) / total + z * z / (4 * total * total)) ** 0.5) / (1 + z * z / total)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
 def percentile(values: list[float], q: float) -> float:
