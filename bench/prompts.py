@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vocabulary.evaluation import edit_distance, wer_words
+
 # Peak (int16) above which a 10 ms window counts as voiced (≈ −40 dBFS).
 VOICED_PEAK = 330
 WINDOW_SECS = 0.01
@@ -119,25 +121,15 @@ def select(name: str, limit: int | None = None, only: list[str] | None = None) -
 
 def words(text: str) -> list[str]:
     """Lower-case words without punctuation, ``dr`` spelled ``doctor`` (for WER)."""
-    out = []
-    for raw in text.lower().replace("-", " ").split():
-        word = "".join(c for c in raw if c.isalnum() or c == "'").strip("'")
-        if word:
-            out.append("doctor" if word == "dr" else word)
-    return out
+    return wer_words(text)
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """Word-level edit distance over the reference length (1.0 when nothing was heard)."""
-    ref, hyp = words(reference), words(hypothesis)
+    ref, hyp = wer_words(reference), wer_words(hypothesis)
     if not ref:
         return 0.0 if not hyp else 1.0
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / len(ref)
+    return edit_distance(ref, hyp) / len(ref)
 
 
 def voiced_bounds(pcm: np.ndarray, rate: int) -> tuple[int, int]:
