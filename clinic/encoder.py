@@ -110,23 +110,35 @@ class SentenceEncoder:
         )
         self._lock = threading.Lock()  # tokenizers' padding state is per instance
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit-length mean-pooled embeddings, one row per text."""
+    def encode(self, texts: list[str], *, batch: int = 64) -> np.ndarray:
+        """Unit-length mean-pooled embeddings, one row per text (padded batches)."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         with self._lock:
             encodings = self._tokenizer.encode_batch([str(t) for t in texts])
-        return np.stack([self._encode_ids(np.array(e.ids, dtype=np.int64)) for e in encodings])
+        ids = [np.array(e.ids, dtype=np.int64) for e in encodings]
+        order = np.argsort([len(x) for x in ids])  # similar lengths pad little
+        out = np.zeros((len(ids), 384), dtype=np.float32)
+        for start in range(0, len(ids), batch):
+            chunk = order[start : start + batch]
+            out[chunk] = self._encode_batch([ids[j] for j in chunk])
+        return out
 
-    def _encode_ids(self, ids: np.ndarray) -> np.ndarray:
+    def _encode_batch(self, seqs: list[np.ndarray]) -> np.ndarray:
         w = self._w
-        n = len(ids)
+        b, n = len(seqs), max(len(x) for x in seqs)
+        ids = np.zeros((b, n), dtype=np.int64)
+        mask = np.zeros((b, n), dtype=np.float32)
+        for row, seq in enumerate(seqs):
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1.0
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][:n]
             + w["embeddings.token_type_embeddings.weight"][0]
         )
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        key_bias = ((mask - 1.0) * 1e9)[:, None, None, :]  # padding keys get no attention
         for i in range(self._layers):
             p = f"encoder.layer.{i}."
 
@@ -134,13 +146,13 @@ class SentenceEncoder:
                 return h @ w[p + name + ".weight"] + w[p + name + ".bias"]
 
             q, k, v = (
-                dense(x, f"attention.self.{m}").reshape(n, _HEADS, -1).transpose(1, 0, 2)
+                dense(x, f"attention.self.{m}").reshape(b, n, _HEADS, -1).transpose(0, 2, 1, 3)
                 for m in ("query", "key", "value")
             )
-            scores = q @ k.transpose(0, 2, 1) / np.sqrt(q.shape[-1])
+            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1]) + key_bias
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
-            attended = (scores @ v).transpose(1, 0, 2).reshape(n, -1)
+            attended = (scores @ v).transpose(0, 2, 1, 3).reshape(b, n, -1)
             x = _layer_norm(
                 x + dense(attended, "attention.output.dense"),
                 w[p + "attention.output.LayerNorm.weight"],
@@ -150,5 +162,6 @@ class SentenceEncoder:
             x = _layer_norm(
                 x + hidden, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]
             )
-        pooled = x.mean(0)
-        return (pooled / max(np.linalg.norm(pooled), 1e-12)).astype(np.float32)
+        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return (pooled / norms).astype(np.float32)

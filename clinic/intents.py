@@ -346,16 +346,31 @@ class IntentClassifier:
         self._matrix = self._embed_examples(texts, cache_dir)
 
     def _embed_examples(self, texts: list[str], cache_dir: Path | None) -> np.ndarray:
+        """The examples' embeddings, from a content-addressed cache when one is there.
+
+        Looked up in ``cache_dir`` and in the machine's temp directory (shared by every
+        data directory, e.g. the test suite's), written to both.
+        """
+        import tempfile
+
         digest = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]
-        cached = Path(cache_dir) / f"intent-examples-{digest}.npy" if cache_dir else None
-        if cached is not None and cached.exists():
-            matrix = np.load(cached)
-            if matrix.shape[0] == len(texts):
+        name = f"intent-examples-{digest}.npy"
+        dirs = [Path(d) for d in (cache_dir, Path(tempfile.gettempdir()) / "echo-intents") if d]
+        for directory in dirs:
+            try:
+                matrix = np.load(directory / name)
+            except (OSError, ValueError):
+                continue
+            if matrix.shape == (len(texts), 384):
                 return matrix
         matrix = self.encoder.encode(texts)
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cached, matrix)
+        for directory in dirs:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                np.save(directory / f".{name}.{id(self)}.npy", matrix)
+                (directory / f".{name}.{id(self)}.npy").replace(directory / name)
+            except OSError:
+                pass
         return matrix
 
     def classify(self, text: str) -> Meaning:
