@@ -17,7 +17,7 @@ import logs
 from config import EchoSettings, MissingKeyError
 
 # Packages that contribute subcommands through ``add_commands(subparsers)``.
-COMMAND_MODULES = ("vocabulary.cli", "audit.cli", "bench.cli", "realtime.cli")
+COMMAND_MODULES = ("vocabulary.cli", "audit.cli", "bench.cli", "realtime.cli", "vision.cli")
 
 
 def cmd_serve(args: argparse.Namespace, settings: EchoSettings) -> int:

@@ -81,6 +81,23 @@ class EchoSettings(BaseSettings):
     gemini_live_model: str | None = None
     gemini_live_voice: str = "Charon"
 
+    # --- vision variant (images in the call; see vision/) ----------------------------------
+    # "auto": the OpenAI-compatible multimodal endpoint when its URL or key is set, else the
+    # local reader (OCR) with the LLM chosen by llm_provider.
+    vision_provider: Literal["auto", "local", "openai_compatible"] = "auto"
+    vision_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama)
+    vision_model: str = "gpt-4o-mini"
+    vision_api_key: SecretStr | None = None
+    vision_detail: Literal["auto", "low", "high"] = "auto"
+    vision_max_image_bytes: int = 10 * 1024 * 1024
+    vision_max_pixels: int = 40_000_000  # more in the header: refused before decoding
+    vision_max_side: int = 1568  # longest side sent to a model / the reader
+    # camera frame for a turn: "prefetch" (taken as the caller starts speaking and read while
+    # they talk, used if the scene has not changed), "request" (taken when read_image runs),
+    # "latest" (sampled at 1 fps, the newest used)
+    vision_camera_mode: Literal["prefetch", "request", "latest"] = "prefetch"
+    vision_max_images: int = 1  # images kept in the model input (older: by sha256 only)
+
     # --- embedded local models --------------------------------------------------------------
     whisper_model: str = "tiny.en"  # "tiny.en" (bundled), "base" (bundled, split), or a dir
     whisper_compute_type: str = "int8"
@@ -117,11 +134,37 @@ class EchoSettings(BaseSettings):
     # (pipelines/speculation.py); a negative value turns the speculation off.
     turn_speculation_secs: float = 0.064
 
+    # --- phone calls (Twilio Media Streams) and Daily rooms: transports/telephony.py, ... --
+    public_url: str | None = None  # https://host as callers' carriers see it (default: Host)
+    telephony_pipelines: dict[str, str] = {}  # called number → variant, e.g. {"+15550100": ...}
+    twilio_auth_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "ECHO_TWILIO_AUTH_TOKEN")
+    )  # set: every webhook and stream must carry a valid X-Twilio-Signature
+    twilio_account_sid: str | None = Field(
+        None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "ECHO_TWILIO_ACCOUNT_SID")
+    )  # with the token: hang up through Twilio's REST API when the agent ends the call
+    twilio_api_base_url: str | None = None  # Twilio REST root (default: Twilio's own)
+    daily_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DAILY_API_KEY", "ECHO_DAILY_API_KEY")
+    )
+    daily_api_url: str = Field(
+        "https://api.daily.co/v1",
+        validation_alias=AliasChoices("DAILY_API_URL", "ECHO_DAILY_API_URL"),
+    )
+    daily_room_expiry_secs: float = 1800.0  # rooms made by POST /api/daily expire after this
+
     # --- domain -----------------------------------------------------------------------------------
     vocabulary_path: Path = DEFAULT_VOCABULARY
     vocabulary_correction: bool = True
     clinic_db_path: Path | None = None  # default: <data_dir>/clinic.db
     clinic_timezone: str = "UTC"
+    clinic_info_path: Path = PROJECT_DIR / "clinic" / "data" / "clinic_info.json"
+    # Patient records loaded into the clinic database at start-up (a demo set by default;
+    # a real deployment points this at its own export, or None for none).
+    patients_path: Path | None = PROJECT_DIR / "clinic" / "data" / "demo_patients.json"
+    # Signs request_data.patient_token (clinic/identity.py); unset: no token is accepted and
+    # every caller is identified in the conversation.
+    patient_token_secret: SecretStr | None = None
 
     # --- audit ---------------------------------------------------------------------------
     audit_enabled: bool = True
@@ -158,13 +201,6 @@ class EchoSettings(BaseSettings):
 
     def config_hash(self, variant: str) -> str:
         """sha256 of the variant name and every non-secret setting (for the audit trail)."""
-    clinic_info_path: Path = PROJECT_DIR / "clinic" / "data" / "clinic_info.json"
-    # Patient records loaded into the clinic database at start-up (a demo set by default;
-    # a real deployment points this at its own export, or None for none).
-    patients_path: Path | None = PROJECT_DIR / "clinic" / "data" / "demo_patients.json"
-    # Signs request_data.patient_token (clinic/identity.py); unset: no token is accepted and
-    # every caller is identified in the conversation.
-    patient_token_secret: SecretStr | None = None
         import hashlib
         import json
 

@@ -29,6 +29,7 @@ import providers
 from clinic.identity import TokenError, vouched_patient
 from config import EchoSettings, MissingKeyError
 from transports import TRANSPORTS
+from vision.routes import vision_routes
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_SDP_BYTES = 64 * 1024
@@ -92,13 +93,13 @@ class EchoRuntime:
             settings.resolved_clinic_db(), timezone=settings.clinic_timezone
         )
         self.clinic_store.seed(load_vocabulary(settings), start=self.today())
+        load_patients(self.clinic_store, settings)
         self.lexicon = load_lexicon(settings)
         self.webrtc = SmallWebRTCRequestHandler(ice_servers=[])
-        load_patients(self.clinic_store, settings)
         self.sessions: dict[str, asyncio.Task] = {}
+        self.pc_sessions: dict[str, pipelines.Session] = {}  # WebRTC pc_id → live session
         self.audit_store = open_audit_store(settings)
         from realtime.local import LocalRealtime
-        self.pc_sessions: dict[str, pipelines.Session] = {}  # WebRTC pc_id → live session
 
         # The offline Realtime server for speech_native, started on first use.
         self.realtime = LocalRealtime(
@@ -159,9 +160,9 @@ class EchoRuntime:
             clinic_store=self.clinic_store,
             lexicon=self.lexicon,
             patient_id=patient_id or f"patient-{session_id[:8]}",
+            identified=identified and bool(patient_id),
             today=self.today(),
             client_events=client_events,
-            identified=identified and bool(patient_id),
             transport_name=transport_name,
             observers=[latency],
             realtime=self.realtime,
@@ -243,10 +244,10 @@ def load_patients(store, settings: EchoSettings) -> None:
             logger.info(f"loaded {added} patient record(s)")
 
 
-    import json
-
 def load_vocabulary(settings: EchoSettings) -> dict:
     """The deployment vocabulary JSON (providers, medications, specialties, procedures)."""
+    import json
+
     return json.loads(Path(settings.vocabulary_path).read_text())
 
 
@@ -355,8 +356,6 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
             check_sdp(body.sdp)
         except MalformedSDPError as e:
             raise HTTPException(400, detail={"error": f"malformed SDP: {e}"}) from e
-        if not body.pc_id and len(runtime.sessions) >= settings.max_sessions:
-            raise HTTPException(503, detail={"error": "too many live sessions, try again later"})
         secret = settings.patient_token_secret
         try:
             patient = vouched_patient(
@@ -364,6 +363,8 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
             )
         except TokenError as e:
             raise HTTPException(401, detail={"error": str(e)}) from e
+        if not body.pc_id and len(runtime.sessions) >= settings.max_sessions:
+            raise HTTPException(503, detail={"error": "too many live sessions, try again later"})
 
         started: list[Exception] = []
 
@@ -382,10 +383,10 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
                 )
                 task = asyncio.create_task(runtime.run_session(name, variant, session))
                 runtime.sessions[session.session_id] = task
-                task.add_done_callback(lambda _: runtime.sessions.pop(session.session_id, None))
-                logger.info(f"session {session.session_id} started: pipeline={name}")
                 runtime.pc_sessions[connection.pc_id] = session
+                task.add_done_callback(lambda _: runtime.sessions.pop(session.session_id, None))
                 task.add_done_callback(lambda _: runtime.pc_sessions.pop(connection.pc_id, None))
+                logger.info(f"session {session.session_id} started: pipeline={name}")
             except Exception as e:  # surfaced below as a 500 with the reason
                 started.append(e)
                 raise
@@ -424,4 +425,5 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
         await runtime.webrtc.handle_patch_request(patch)
         return {"status": "ok"}
 
+    app.include_router(vision_routes(settings))  # image uploads into a live vision call
     return app

@@ -18,6 +18,7 @@ from config import EchoSettings
 PIPELINES: dict[str, str] = {
     "cascaded": "pipelines.cascaded",
     "speech_native": "pipelines.speech_native",
+    "vision": "pipelines.vision",
 }
 
 DEFAULT_PIPELINE = "cascaded"
@@ -50,10 +51,10 @@ class Session:
     client_events: bool = True  # transport emits on_client_connected/disconnected
     transport_name: str = "smallwebrtc"
     realtime: Any | None = None  # realtime.local.LocalRealtime: the offline Realtime server
-
     identified: bool = False  # the host application vouched for patient_id
     transfer: Any | None = None  # async (reason) -> None: hands the call to a person
     vision: Any | None = None  # vision.conversation.VisionConversation (vision variant)
+
 
 def attach_session_events(worker: Any, session: Session) -> None:
     """Greet when the caller connects (or at start for a local device); end on hang-up."""
@@ -77,7 +78,6 @@ def attach_session_events(worker: Any, session: Session) -> None:
             await worker.queue_frames([LLMRunFrame()])
 
 
-def get_variant(name: str) -> ModuleType:
 def clinic_brain_and_tools(
     session: Session, *, local: bool, vision: bool = False
 ) -> tuple[Any, Any]:
@@ -112,6 +112,7 @@ def clinic_brain_and_tools(
     return brain, tools
 
 
+def get_variant(name: str) -> ModuleType:
     """Import the module of a registered variant.
 
     Raises:

@@ -1,0 +1,247 @@
+"""One call's images: the current image, its reading, the references of earlier ones.
+
+:class:`VisionConversation` is the per-session state the upload route, the camera grabber
+and the ``read_image`` tool share. A new image (upload or camera) replaces the current one;
+earlier ones are kept only by reference (:class:`vision.images.ImageRef`) here and in the
+audit trail, and :func:`bound_images` drops their pixels from the model input. Readings are
+cached by sha256, so a follow-up question about the same image does not run OCR again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+from loguru import logger
+
+from vision.images import PreparedImage
+from vision.reader import read_image
+
+IMAGE_NOTE = "[image sha256={sha256} source={source} {width}x{height}]"
+
+
+def image_message(prepared: PreparedImage, *, detail: str = "auto", note: str = "") -> dict:
+    """An OpenAI-format user message carrying the image as a base64 data URL."""
+    ref = prepared.ref
+    tag = IMAGE_NOTE.format(
+        sha256=ref.sha256, source=ref.source, width=ref.width, height=ref.height
+    )
+    url = f"data:{prepared.mime};base64,{base64.b64encode(prepared.data).decode('ascii')}"
+    return {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": f"{note} {tag}".strip()},
+            {"type": "image_url", "image_url": {"url": url, "detail": detail}},
+        ],
+    }
+
+
+def bound_images(messages: list[Any], keep: int) -> int:
+    """Replace all but the last ``keep`` image parts in ``messages`` by a text reference.
+
+    The note text before an image (``[image sha256=…]``) stays, so the conversation still
+    says which image was shown. Returns the number of image parts dropped.
+    """
+    parts = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            parts += [(content, i) for i, p in enumerate(content) if _is_image(p)]
+    dropped = 0
+    for content, i in parts[: max(0, len(parts) - keep)]:
+        content[i] = {"type": "text", "text": "[earlier image: not sent again]"}
+        dropped += 1
+    return dropped
+
+
+def _is_image(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "image_url"
+
+
+def thumbnail_data_url(prepared: PreparedImage, side: int = 160) -> str:
+    """A small JPEG data URL of the image, for the page's thumbnail."""
+    img = prepared.pil()
+    img.thumbnail((side, side))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=70)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class VisionConversation:
+    """The images of one call and what was read from them."""
+
+    def __init__(
+        self,
+        *,
+        settings: Any,
+        lexicon: Any,
+        audit: Any | None = None,
+        camera: bool = False,
+        reader: Callable[..., dict] = read_image,
+    ):
+        """Create the state for one call.
+
+        Args:
+            settings: Echo's settings (``vision_*``).
+            lexicon: The vocabulary the reader matches against.
+            audit: The session's audit recorder (``submit(kind, body)``) or None.
+            camera: Whether the transport can deliver camera frames.
+            reader: ``(image, lexicon=, source=, sha256=) → reading``.
+        """
+        self.settings = settings
+        self.lexicon = lexicon
+        self.audit = audit
+        self.camera = camera
+        self.reader = reader
+        self.current: PreparedImage | None = None
+        self.unread = False  # the current image arrived after the last reading
+        self.history: list[dict] = []  # references of every image of the call
+        self.worker: Any | None = None  # set by the pipeline: where uploads are queued
+        self.latest_frame: tuple[float, Any] | None = None  # camera "latest" mode
+        self.camera_waiters: dict[str, asyncio.Future] = {}  # tool_call_id → frame
+        self.tool_ms: list[float] = []  # read_image call → result, for the benchmarks
+        # "prefetch" mode: the frame taken as the caller started speaking, being read
+        self.prefetched: tuple[float, Any, asyncio.Task] | None = None
+        self._readings: dict[str, dict] = {}
+        self._pending: dict[str, asyncio.Task] = {}
+
+    # --- images ---------------------------------------------------------------------------
+
+    def set_current(self, prepared: PreparedImage, *, unread: bool = True) -> None:
+        """Make ``prepared`` the current image (the previous one is kept by reference)."""
+        self.current = prepared
+        self.unread = unread
+        self.history.append({**prepared.ref.to_dict(), "at": time.time()})
+
+    async def add_upload(self, prepared: PreparedImage) -> None:
+        """An uploaded image joins the conversation: current image, message in the context.
+
+        The OCR starts at once in the background, so the reading is ready (or nearly) when
+        the caller asks about the image.
+        """
+        self.set_current(prepared)
+        self.start_reading(prepared)
+        self.record(prepared, None, event="received")
+        if self.worker is not None:
+            from pipecat.frames.frames import (
+                LLMMessagesAppendFrame,
+                OutputTransportMessageUrgentFrame,
+            )
+
+            message = image_message(
+                prepared,
+                detail=self.settings.vision_detail,
+                note="The caller uploaded this image.",
+            )
+            await self.worker.queue_frames(
+                [
+                    LLMMessagesAppendFrame(messages=[message], run_llm=False),
+                    OutputTransportMessageUrgentFrame(message=self.client_message(prepared)),
+                ]
+            )
+
+    def client_message(self, prepared: PreparedImage) -> dict:
+        """The data-channel message telling the page which image is current."""
+        return {
+            "type": "echo-vision-image",
+            "image": prepared.ref.to_dict(),
+            "thumbnail": thumbnail_data_url(prepared),
+        }
+
+    def camera_frame(self, tool_call_id: str | None, frame: Any) -> bool:
+        """Hand a camera frame to the tool call waiting for it; False if none waits."""
+        waiter = self.camera_waiters.pop(tool_call_id or "", None)
+        if waiter is None or waiter.done():
+            return False
+        waiter.set_result(frame)
+        return True
+
+    def prefetch(self, frame: Any) -> None:
+        """Keep a frame taken at the start of the caller's turn and start reading it."""
+        from vision.images import prepare_rgb
+
+        async def prepare_and_read() -> PreparedImage:
+            prepared = await asyncio.to_thread(
+                prepare_rgb,
+                frame.image,
+                frame.size,
+                pixel_format=frame.format or "RGB",
+                max_side=self.settings.vision_max_side,
+            )
+            await self.start_reading(prepared)
+            return prepared
+
+        self.prefetched = (time.monotonic(), frame, asyncio.create_task(prepare_and_read()))
+
+    async def reading_ready(self, wait: float = 0.0) -> bool:
+        """Whether ``read_image`` will find its reading done, waiting up to ``wait`` s."""
+        task: asyncio.Task | None = None
+        if self.current is not None and self.unread:
+            task = self._pending.get(self.current.ref.sha256)
+        elif self.prefetched is not None:
+            task = self.prefetched[2]
+        elif self.current is not None:
+            task = self._pending.get(self.current.ref.sha256)
+        if task is None:
+            return self.current is not None or self.prefetched is not None
+        if not task.done() and wait > 0:
+            await asyncio.wait([task], timeout=wait)
+        return task.done()
+
+    # --- readings -------------------------------------------------------------------------
+
+    def start_reading(self, prepared: PreparedImage) -> asyncio.Task:
+        """Read an image in a worker thread (once per sha256)."""
+        sha = prepared.ref.sha256
+        task = self._pending.get(sha)
+        if task is None:
+            task = asyncio.create_task(asyncio.to_thread(self._read, prepared))
+            self._pending[sha] = task
+        return task
+
+    def _read(self, prepared: PreparedImage) -> dict:
+        started = time.perf_counter()
+        reading = self.reader(
+            prepared.pil(),
+            lexicon=self.lexicon,
+            source=prepared.ref.source,
+            sha256=prepared.ref.sha256,
+        )
+        ms = (time.perf_counter() - started) * 1000
+        logger.debug(f"vision: read {prepared.ref.sha256[:12]} in {ms:.0f} ms")
+        return reading
+
+    async def reading(self, prepared: PreparedImage) -> dict:
+        """The reading of an image (cached by sha256)."""
+        sha = prepared.ref.sha256
+        if sha not in self._readings:
+            self._readings[sha] = await self.start_reading(prepared)
+            self._pending.pop(sha, None)
+        if self.current is not None and self.current.ref.sha256 == sha:
+            self.unread = False
+        return self._readings[sha]
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def record(self, prepared: PreparedImage | None, result: dict | None, *, event: str) -> None:
+        """Audit an image event by reference: digest, size, type, pixels, source, output."""
+        if self.audit is None:
+            return
+        body: dict[str, Any] = {"event": event}
+        if prepared is not None:
+            body["image"] = prepared.ref.to_dict()
+            body["model_copy"] = {"mime": prepared.mime, "size": list(prepared.size)}
+        if result is not None:
+            body["produced"] = {
+                k: result.get(k)
+                for k in ("ok", "error", "kind", "text", "medications", "specialties", "answer")
+                if k in result
+            }
+        try:
+            self.audit.submit("image", body)
+        except Exception as e:  # the audit recorder reports its own losses
+            logger.warning(f"vision: image record not queued: {type(e).__name__}")
