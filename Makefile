@@ -4,13 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := portaudio19-dev espeak-ng sox libsox-fmt-all postgresql chromium
+APT_PACKAGES := portaudio19-dev espeak-ng sox libsox-fmt-all postgresql chromium pulseaudio pulseaudio-utils libasound2-plugins
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
 .PHONY: setup system-deps venv run test lint bench clean
 
-## system-deps: Debian packages (PortAudio for the local mic, espeak-ng/sox for test audio, PostgreSQL for the audit tests)
+## system-deps: Debian packages (PortAudio for the local mic, PulseAudio for its virtual-device test, espeak-ng/sox for test audio, PostgreSQL for the audit tests)
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

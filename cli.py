@@ -60,6 +60,13 @@ def run_one_session(settings: EchoSettings, pipeline: str, transport_name: str, 
 
 def cmd_talk(args: argparse.Namespace, settings: EchoSettings) -> int:
     """Talk to Echo through this machine's microphone and speaker."""
+    from transports.local_audio import AudioDeviceError, check_devices
+
+    try:
+        check_devices(args.input_device, args.output_device)
+    except AudioDeviceError as e:
+        print(f"echo-agent: {e}", file=sys.stderr)
+        return 2
     return run_one_session(
         settings,
         args.pipeline,

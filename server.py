@@ -29,6 +29,7 @@ import providers
 from clinic.identity import TokenError, vouched_patient
 from config import EchoSettings, MissingKeyError
 from transports import TRANSPORTS
+from transports.routes import transport_routes
 from vision.routes import vision_routes
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -425,5 +426,6 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
         await runtime.webrtc.handle_patch_request(patch)
         return {"status": "ok"}
 
+    app.include_router(transport_routes(settings))  # Twilio calls, plain WebSocket, Daily rooms
     app.include_router(vision_routes(settings))  # image uploads into a live vision call
     return app

@@ -16,6 +16,16 @@ def transport_options(name):
         return {"connection": SmallWebRTCConnection(ice_servers=[])}
     if name == "daily":
         return {"room_url": "https://example.daily.co/echo-test", "token": None}
+    if name in ("twilio", "websocket"):
+        from starlette.websockets import WebSocket
+
+        async def never(*_):
+            raise AssertionError("the socket is not used while building")
+
+        websocket = WebSocket({"type": "websocket", "path": "/", "headers": []}, never, never)
+        if name == "twilio":
+            return {"websocket": websocket, "stream_sid": "MZ0", "call_sid": "CA0"}
+        return {"websocket": websocket}
     return {}
 
 

@@ -1,4 +1,8 @@
-"""One registry of transports: browser WebRTC (SmallWebRTC, Daily) and local mic/speaker.
+"""One registry of transports: WebRTC, Daily, Twilio calls, plain WebSocket, local audio.
+
+Browser WebRTC (SmallWebRTC, Daily rooms), phone calls (Twilio Media Streams over a
+WebSocket), a plain WebSocket for custom clients (Pipecat protobuf frames), and this
+machine's microphone and speaker. Their HTTP/WebSocket routes are in ``transports.routes``.
 
 Each factory takes keyword arguments specific to the transport and returns a Pipecat
 ``BaseTransport`` with audio in/out on. ``client_events`` says whether the transport emits
@@ -95,6 +99,35 @@ def _local(*, input_device_index: int | None = None, output_device_index: int | 
     )
 
 
+def _websocket_params(serializer, **extra: Any):
+    from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
+
+    return audio_params(
+        FastAPIWebsocketParams, serializer=serializer, add_wav_header=False, **extra
+    )
+
+
+def _twilio(*, websocket, stream_sid: str, call_sid: str | None = None, **options: Any):
+    """Twilio Media Streams: 8 kHz μ-law in JSON events (``transports.twilio``)."""
+    from pipecat.transports.websocket.fastapi import FastAPIWebsocketTransport
+
+    from transports.twilio import EchoTwilioSerializer
+
+    serializer = EchoTwilioSerializer.for_call(stream_sid=stream_sid, call_sid=call_sid, **options)
+    return FastAPIWebsocketTransport(websocket=websocket, params=_websocket_params(serializer))
+
+
+def _websocket(*, websocket, **_: Any):
+    """Pipecat's protobuf frames (as its own WebSocket clients send them)."""
+    from pipecat.transports.websocket.fastapi import FastAPIWebsocketTransport
+
+    from transports.websocket import LenientProtobufSerializer
+
+    return FastAPIWebsocketTransport(
+        websocket=websocket, params=_websocket_params(LenientProtobufSerializer())
+    )
+
+
 @dataclass(frozen=True)
 class TransportSpec:
     """A transport factory and what it needs."""
@@ -111,4 +144,10 @@ TRANSPORTS: dict[str, TransportSpec] = {
     ),
     "daily": TransportSpec("daily", _daily, True, "browser over a Daily room (needs room URL)"),
     "local": TransportSpec("local", _local, False, "this machine's microphone and speaker"),
+    "twilio": TransportSpec(
+        "twilio", _twilio, True, "phone call over Twilio Media Streams (WebSocket, 8 kHz μ-law)"
+    ),
+    "websocket": TransportSpec(
+        "websocket", _websocket, True, "custom client over a WebSocket (Pipecat protobuf frames)"
+    ),
 }
