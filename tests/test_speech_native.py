@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pytest
 from pipecat.pipeline.worker import PipelineWorker
+from pydantic import SecretStr
 
 import pipelines
 from clinic.identity import make_token
@@ -184,7 +185,8 @@ SECRET = "host-application-secret"
 def speech_native_server(settings, monkeypatch):
     """Echo's server with speech_native registered (its sessions are audited by the server)."""
     monkeypatch.setitem(pipelines.PIPELINES, "speech_native", "pipelines.speech_native")
-    with LiveServer(settings.model_copy(update={"patient_token_secret": SECRET})) as live:
+    vouching = settings.model_copy(update={"patient_token_secret": SecretStr(SECRET)})
+    with LiveServer(vouching) as live:
         yield live
 
 
