@@ -144,6 +144,9 @@ class EchoSettings(BaseSettings):
         None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "ECHO_TWILIO_ACCOUNT_SID")
     )  # with the token: hang up through Twilio's REST API when the agent ends the call
     twilio_api_base_url: str | None = None  # Twilio REST root (default: Twilio's own)
+    # Hand-off on a phone call: the number Twilio dials for "a person" (with the account sid
+    # and auth token). Unset: hand-off is a recorded call-back.
+    handoff_phone_number: str | None = None
     daily_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DAILY_API_KEY", "ECHO_DAILY_API_KEY")
     )

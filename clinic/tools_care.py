@@ -18,6 +18,7 @@ import asyncio
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 
 from clinic import info as clinic_info
@@ -271,7 +272,12 @@ class CareTools:
             "request_handoff", args, pending, result, "The request could not be recorded."
         )
         if result["ok"] and self.transfer is not None:
-            await self.transfer(reason)
+            try:
+                await self.transfer(reason)
+            except Exception as e:  # the carrier refused: staff call back instead
+                logger.warning(f"transfer failed ({type(e).__name__}): recording a call-back")
+                self.transfer = None
+                return await self._request_handoff(args)
         return result
 
     async def _clinic_info(self, args: dict[str, Any]) -> dict[str, Any]:

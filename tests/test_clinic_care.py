@@ -347,3 +347,14 @@ async def test_a_new_request_while_identification_is_pending_is_answered(brain, 
     assert "date of birth" in await call.say("which appointments have I got at the moment")
     reply = await call.say("Actually, is Doctor Nguyen free on Friday morning?")
     assert "Doctor Nguyen" in reply and "date of birth" not in reply
+
+
+async def test_a_refused_transfer_becomes_a_callback(store):
+    async def refused(reason):
+        raise RuntimeError("Twilio refused the transfer: 400")
+
+    tools = make_tools(store, patient_id="patient-call-3", transfer=refused)
+    result = await tools.call("request_handoff", {"reason": "nurse"})
+    assert result["ok"] and result["mode"] == "callback"
+    rows = CareStore(store).requests("callback_requests", "patient-call-3")
+    assert sorted(r["mode"] for r in rows) == ["callback", "transfer"]

@@ -87,6 +87,7 @@ async def run_websocket_session(
     name: str,
     variant,
     patient_id: str | None = None,
+    transfer: Any = None,
     **transport_options: Any,
 ) -> str | None:
     """Run one conversation over an accepted WebSocket until it ends.
@@ -104,6 +105,7 @@ async def run_websocket_session(
         session = runtime.new_session(
             transport=transport, transport_name=transport_name, patient_id=patient_id
         )
+        session.transfer = transfer  # hand-off to a person, where the carrier can
     except Exception as e:
         logger.error(f"could not start a {transport_name} session: {type(e).__name__}: {e}")
         await websocket.close(code=1011, reason=f"could not start pipeline: {e}"[:120])

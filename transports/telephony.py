@@ -16,8 +16,10 @@ the request's ``X-Forwarded-Host`` / ``Host`` and ``X-Forwarded-Proto``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -41,6 +43,7 @@ from transports.twilio import (
     parse_start,
     reject_twiml,
     signature_is_valid,
+    transfer_call,
 )
 
 WEBHOOK_PATH = "/telephony/twilio"
@@ -154,8 +157,19 @@ def twilio_router(settings: EchoSettings) -> APIRouter:
         except VariantError as e:
             await websocket.close(code=1008, reason=str(e)[:120])
             return
+        transfer = None
+        if settings.handoff_phone_number and settings.twilio_account_sid and auth_token:
+            transfer = functools.partial(
+                _transfer,
+                account_sid=settings.twilio_account_sid,
+                auth_token=auth_token,
+                call_sid=start.call_sid,
+                number=settings.handoff_phone_number,
+                api_base_url=settings.twilio_api_base_url,
+            )
         await run_websocket_session(
             websocket,
+            transfer=transfer,
             transport_name="twilio",
             name=name,
             variant=variant,
@@ -168,6 +182,11 @@ def twilio_router(settings: EchoSettings) -> APIRouter:
         )
 
     return router
+
+
+async def _transfer(reason: str | None, **call: Any) -> None:
+    """The session's hand-off: the call moves to the hand-off number (see transfer_call)."""
+    await transfer_call(**call)
 
 
 async def read_start(websocket: WebSocket):

@@ -237,3 +237,37 @@ class EchoTwilioSerializer(TwilioFrameSerializer):
             kind = f"{type(e).__module__}.{type(e).__name__}"
             logger.warning(f"Twilio: dropped a malformed '{event}' event: {kind}")
             return None
+
+
+def dial_twiml(number: str, message: str = "Connecting you now.") -> str:
+    """TwiML that says ``message`` and dials ``number`` (a hand-off to a person)."""
+    return f"<Response><Say>{escape(message)}</Say><Dial>{escape(number)}</Dial></Response>"
+
+
+async def transfer_call(
+    *,
+    account_sid: str,
+    auth_token: str,
+    call_sid: str,
+    number: str,
+    api_base_url: str | None = None,
+) -> None:
+    """Move a live call to ``number``: Twilio's Calls API with new TwiML for the call.
+
+    Twilio then leaves the ``<Connect><Stream>`` (the stream gets ``stop``, which ends the
+    session) and dials the number.
+
+    Raises:
+        RuntimeError: Twilio refused (the message has its status and error text).
+    """
+    import aiohttp
+    from pipecat.serializers.twilio import _build_call_resource_url
+
+    url = _build_call_resource_url(account_sid, call_sid, base_url=api_base_url)
+    auth = aiohttp.BasicAuth(account_sid, auth_token)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data={"Twiml": dial_twiml(number)}, auth=auth) as response:
+            if response.status >= 300:
+                text = (await response.text())[:200]
+                raise RuntimeError(f"Twilio refused the transfer: {response.status} {text}")
+    logger.info(f"Twilio call {call_sid}: transferred to a person")
