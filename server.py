@@ -10,6 +10,7 @@ candidates.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from contextlib import asynccontextmanager
@@ -34,6 +35,55 @@ from vision.routes import vision_routes
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_SDP_BYTES = 64 * 1024
+
+
+MAX_JSON_BODY_BYTES = 256 * 1024
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body over ``limit`` bytes on ``paths``.
+
+    Checks ``Content-Length`` first and counts the bytes of a body sent without one, so an
+    oversized body is refused before it is parsed or kept.
+    """
+
+    def __init__(self, app, *, limit: int, paths: tuple[str, ...]):
+        self.app, self.limit, self.paths = app, limit, paths
+
+    async def __call__(self, scope, receive, send):
+        """Pass the request on, or answer 413 once its body is over the limit."""
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            return await self.app(scope, counted, send)
+        except _TooLarge:
+            return await self._refuse(send)
+
+    async def _refuse(self, send) -> None:
+        body = json.dumps({"detail": {"error": f"request body over {self.limit} bytes"}}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    """A streamed body passed the limit."""
 
 
 class OfferBody(BaseModel):
@@ -98,6 +148,7 @@ class EchoRuntime:
         self.lexicon = load_lexicon(settings)
         self.webrtc = SmallWebRTCRequestHandler(ice_servers=[])
         self.sessions: dict[str, asyncio.Task] = {}
+        self.starting = 0  # offers being answered, not yet a session (count against the cap)
         self.pc_sessions: dict[str, pipelines.Session] = {}  # WebRTC pc_id → live session
         self.audit_store = open_audit_store(settings)
         from realtime.local import LocalRealtime
@@ -124,6 +175,10 @@ class EchoRuntime:
             logger.info(f"pre-synthesized {cached} phrases")
 
         self._warming = asyncio.create_task(warm())
+
+    def live_or_starting(self) -> int:
+        """Sessions running plus offers still being answered (what the cap counts)."""
+        return len(self.sessions) + self.starting
 
     @property
     def warming(self) -> bool:
@@ -300,6 +355,7 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
         await runtime.close()
 
     app = FastAPI(title="Echo", lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=MAX_JSON_BODY_BYTES, paths=("/api/offer", "/api/daily"))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -337,8 +393,6 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
 
     @app.post("/api/offer")
     async def offer(request: Request, body: OfferBody, pipeline: str | None = Query(None)):
-        from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
-
         runtime: EchoRuntime = request.app.state.runtime
         name = pipeline or (body.request_data or {}).get("pipeline") or pipelines.DEFAULT_PIPELINE
         try:
@@ -364,8 +418,20 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
             )
         except TokenError as e:
             raise HTTPException(401, detail={"error": str(e)}) from e
-        if not body.pc_id and len(runtime.sessions) >= settings.max_sessions:
+        # Only renegotiating a connection this server made skips the cap (a made-up pc_id
+        # would start a new one), and an offer holds its place from here on: the count is
+        # checked and taken with no await in between, so concurrent offers cannot overrun it.
+        renegotiating = bool(body.pc_id) and body.pc_id in runtime.pc_sessions
+        if not renegotiating and runtime.live_or_starting() >= settings.max_sessions:
             raise HTTPException(503, detail={"error": "too many live sessions, try again later"})
+        runtime.starting += 0 if renegotiating else 1
+        try:
+            return await start_webrtc(request, runtime, body, name, variant, patient)
+        finally:
+            runtime.starting -= 0 if renegotiating else 1
+
+    async def start_webrtc(request, runtime, body, name, variant, patient):
+        from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
 
         started: list[Exception] = []
 
