@@ -363,7 +363,14 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
             for e in exc.errors()  # no input echo: an offer body can be large
         ]
+        logger.info(f"refused {request.method} {request.url.path}: 422 ({len(errors)} errors)")
         return JSONResponse(status_code=422, content={"detail": errors})
+
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, exc: HTTPException):
+        """Every refusal is logged (status and path; never the body or a transcript)."""
+        logger.info(f"refused {request.method} {request.url.path}: {exc.status_code}")
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
 
     @app.get("/")
     async def index():
