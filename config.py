@@ -38,6 +38,10 @@ class EchoSettings(BaseSettings):
     port: int = 7860
     data_dir: Path = Path("echo_data")
     max_sessions: int = 4
+    # How a call ends when the caller does not end it (docs/audit.md, session endings):
+    connect_timeout_secs: float = 30.0  # answered offer never connected: freed, never_connected
+    idle_timeout_secs: float = 60.0  # silence: the bot asks once, then ends (idle_timeout)
+    max_call_secs: float = 1800.0  # longest call (max_duration)
 
     # --- provider choice ("auto": the cloud provider when its key is set, else local) ----
     stt_provider: Literal["auto", "whisper", "deepgram"] = "auto"

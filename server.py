@@ -234,11 +234,12 @@ class EchoRuntime:
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(variant.build(session))
             await runner.run()
+            status = session.ending or "complete"
         except asyncio.CancelledError:
-            status = "cancelled"
+            status = session.ending or "cancelled"
             raise
         except Exception as e:
-            status = "error"
+            status = "server_error"
             logger.exception(f"session {session.session_id} failed: {type(e).__name__}")
         finally:
             if observer is not None:

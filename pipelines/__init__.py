@@ -7,7 +7,9 @@ environment variables it still needs; empty when it can run) and one public
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from types import ModuleType
@@ -54,28 +56,88 @@ class Session:
     identified: bool = False  # the host application vouched for patient_id
     transfer: Any | None = None  # async (reason) -> None: hands the call to a person
     vision: Any | None = None  # vision.conversation.VisionConversation (vision variant)
+    ending: str | None = None  # how the call ended, when not by the pipeline itself
+
+
+def worker_options(session: Session) -> dict[str, Any]:
+    """``PipelineWorker`` options every variant uses: idle handled by the session events."""
+    return {
+        "idle_timeout_secs": session.settings.idle_timeout_secs,
+        "cancel_on_idle_timeout": False,
+    }
 
 
 def attach_session_events(worker: Any, session: Session) -> None:
-    """Greet when the caller connects (or at start for a local device); end on hang-up."""
+    """Greet when the caller connects; end the call on hang-up, silence or the time limit.
+
+    Each way a call ends sets ``session.ending`` (the audit trail's session status):
+    ``hung_up`` (the client disconnected), ``never_connected`` (an answered offer that did
+    not connect within ``connect_timeout_secs``: the pipeline ends and frees the
+    connection), ``idle_timeout`` (no speech for ``idle_timeout_secs``: the bot asks once
+    whether the caller is still there, then ends), ``max_duration`` (``max_call_secs``).
+    """
     from pipecat.frames.frames import LLMRunFrame
 
+    settings = session.settings
+    timers: list[asyncio.Task] = []
+    nudged_at: list[float] = []
+
+    def end(reason: str) -> None:
+        session.ending = session.ending or reason
+        timers.append(asyncio.ensure_future(worker.cancel()))
+
+    def later(delay: float, reason: str) -> None:
+        async def fire() -> None:
+            await asyncio.sleep(delay)
+            end(reason)
+
+        timers.append(asyncio.ensure_future(fire()))
+
+    @worker.event_handler("on_idle_timeout")
+    async def on_idle_timeout(worker):
+        now = time.monotonic()
+        if nudged_at and now - nudged_at[-1] < settings.idle_timeout_secs + 15:
+            end("idle_timeout")  # asked already and still nothing
+            return
+        nudged_at.append(now)
+        await worker.queue_frames([LLMRunFrame()])  # the brain asks "Are you still there?"
+
+    @worker.event_handler("on_pipeline_finished")
+    async def on_finished(worker, frame):
+        for timer in timers:
+            if not timer.done():
+                timer.cancel()
+
     if session.client_events:
+        connected: list[bool] = []
+
+        @worker.event_handler("on_pipeline_started")
+        async def on_pipeline_started(worker, frame):
+            async def never_connected() -> None:
+                await asyncio.sleep(settings.connect_timeout_secs)
+                if not connected:
+                    end("never_connected")
+
+            timers.append(asyncio.ensure_future(never_connected()))
 
         @session.transport.event_handler("on_client_connected")
         async def on_client_connected(transport, client):
+            connected.append(True)
+            later(settings.max_call_secs, "max_duration")
             if session.greet:
                 await worker.queue_frames([LLMRunFrame()])
 
         @session.transport.event_handler("on_client_disconnected")
         async def on_client_disconnected(transport, client):
-            await worker.cancel()
+            end("hung_up")
 
-    elif session.greet:
+    else:
 
         @worker.event_handler("on_pipeline_started")
-        async def on_pipeline_started(worker, frame):
-            await worker.queue_frames([LLMRunFrame()])
+        async def on_local_pipeline_started(worker, frame):
+            later(settings.max_call_secs, "max_duration")
+            if session.greet:
+                await worker.queue_frames([LLMRunFrame()])
 
 
 def clinic_brain_and_tools(

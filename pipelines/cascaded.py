@@ -29,7 +29,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 import providers
 from clinic.tools import TOOLS_SCHEMA
 from config import EchoSettings
-from pipelines import Session, attach_session_events, clinic_brain_and_tools
+from pipelines import Session, attach_session_events, clinic_brain_and_tools, worker_options
 from processors.caller_cues import CallerCuesProcessor
 from processors.filler import attach_filler
 from vocabulary.keyterms import keyterms
@@ -172,6 +172,7 @@ def build(session: Session) -> PipelineWorker:
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
         observers=list(session.observers),
         enable_rtvi=False,
+        **worker_options(session),
     )
 
     attach_session_events(worker, session)

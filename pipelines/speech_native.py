@@ -29,7 +29,7 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 
 from clinic.tools import TOOLS_SCHEMA
 from config import EchoSettings
-from pipelines import Session, attach_session_events, clinic_brain_and_tools
+from pipelines import Session, attach_session_events, clinic_brain_and_tools, worker_options
 from pipelines.cascaded import SYSTEM_PROMPT
 
 DESCRIPTION = (
@@ -247,6 +247,7 @@ def build(session: Session) -> PipelineWorker:
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
         observers=list(session.observers),
         enable_rtvi=False,
+        **worker_options(session),
         # A session-ending Realtime error (rejected key, unknown model/voice, a dropped
         # socket that could not be re-established) ends the call, after it is recorded.
         processor_unusable_policy=ProcessorUnusablePolicy.END,

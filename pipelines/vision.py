@@ -26,7 +26,7 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 import providers
 from clinic.tools import TOOLS_SCHEMA
 from config import EchoSettings, MissingKeyError
-from pipelines import Session, attach_session_events, clinic_brain_and_tools
+from pipelines import Session, attach_session_events, clinic_brain_and_tools, worker_options
 from pipelines.cascaded import SYSTEM_PROMPT, user_turn_params
 from processors.caller_cues import CallerCuesProcessor
 from processors.filler import attach_filler
@@ -127,6 +127,7 @@ def build(session: Session) -> PipelineWorker:
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
         observers=list(session.observers),
         enable_rtvi=False,
+        **worker_options(session),
     )
     conversation.worker = worker
     attach_session_events(worker, session)

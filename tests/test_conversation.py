@@ -106,7 +106,7 @@ async def test_spoken_booking_lands_in_store_and_audit(live_server, speak, capfd
     assert booking["result"]["ok"] is True
     assert booked[0].id in str(booking["result"])
     end = next(r for r in records if r.kind == "session_end")
-    assert end.body["status"] in ("complete", "cancelled")
+    assert end.body["status"] == "hung_up"  # the caller closed the connection
     audit.close()
 
     # No transcript or spoken reply reached the logs (they went to the audit store).
