@@ -42,6 +42,7 @@ class EchoSettings(BaseSettings):
     connect_timeout_secs: float = 30.0  # answered offer never connected: freed, never_connected
     idle_timeout_secs: float = 60.0  # silence: the bot asks once, then ends (idle_timeout)
     max_call_secs: float = 1800.0  # longest call (max_duration)
+    offers_per_minute: int = 30  # per client address on POST /api/offer (429 beyond)
 
     # --- provider choice ("auto": the cloud provider when its key is set, else local) ----
     stt_provider: Literal["auto", "whisper", "deepgram"] = "auto"

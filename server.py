@@ -10,8 +10,10 @@ candidates.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import threading
+import time
 import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -82,6 +84,29 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class RateLimiter:
+    """At most ``per_minute`` events per key in any 60 s (a sliding window of timestamps)."""
+
+    def __init__(self, per_minute: int, *, clock=time.monotonic, max_keys: int = 10_000):
+        self.per_minute, self._clock, self._max_keys = per_minute, clock, max_keys
+        self._seen: dict[str, collections.deque] = {}
+
+    def allow(self, key: str) -> bool:
+        """Count one event for ``key``; False when it is over the limit (not counted then)."""
+        now = self._clock()
+        recent = self._seen.get(key)
+        if recent is None:
+            if len(self._seen) >= self._max_keys:  # bounded memory under a spray of addresses
+                self._seen.pop(next(iter(self._seen)))
+            recent = self._seen[key] = collections.deque()
+        while recent and now - recent[0] >= 60.0:
+            recent.popleft()
+        if len(recent) >= self.per_minute:
+            return False
+        recent.append(now)
+        return True
+
+
 class _TooLarge(Exception):
     """A streamed body passed the limit."""
 
@@ -149,6 +174,7 @@ class EchoRuntime:
         self.webrtc = SmallWebRTCRequestHandler(ice_servers=[])
         self.sessions: dict[str, asyncio.Task] = {}
         self.starting = 0  # offers being answered, not yet a session (count against the cap)
+        self.offer_rate = RateLimiter(settings.offers_per_minute)
         self.pc_sessions: dict[str, pipelines.Session] = {}  # WebRTC pc_id → live session
         self.audit_store = open_audit_store(settings)
         from realtime.local import LocalRealtime
@@ -402,7 +428,13 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
     @app.post("/api/offer")
     async def offer(request: Request, body: OfferBody, pipeline: str | None = Query(None)):
         runtime: EchoRuntime = request.app.state.runtime
+        if not runtime.offer_rate.allow(request.client.host if request.client else "?"):
+            raise HTTPException(
+                429, detail={"error": "too many offers from this address, try again in a minute"}
+            )
         name = pipeline or (body.request_data or {}).get("pipeline") or pipelines.DEFAULT_PIPELINE
+        if not isinstance(name, str):
+            raise HTTPException(422, detail={"error": "request_data.pipeline must be a string"})
         try:
             variant = pipelines.get_variant(name)
         except pipelines.UnknownPipelineError as e:

@@ -54,3 +54,33 @@ async def test_an_oversized_body_is_refused_before_it_is_parsed(capped):
     assert status == 413 and "over" in body["detail"]["error"]
     status, body = await request(capped, "GET", "/healthz")
     assert status == 200 and body["sessions"] == 0
+
+
+def test_rate_limiter_window_and_bounded_keys():
+    from server import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(3, clock=lambda: now[0], max_keys=2)
+    assert [limiter.allow("a") for _ in range(4)] == [True, True, True, False]
+    now[0] = 59.9
+    assert not limiter.allow("a")
+    now[0] = 60.1
+    assert limiter.allow("a")  # the first three left the window
+    limiter.allow("b")
+    limiter.allow("c")  # a third address evicts the oldest, memory stays bounded
+    assert len(limiter._seen) == 2
+
+
+async def test_an_address_flooding_offers_gets_429_and_others_keep_working(tmp_path):
+    settings = EchoSettings(_env_file=None, data_dir=tmp_path / "data", offers_per_minute=5)
+    with LiveServer(settings) as server:
+        bad = {"sdp": "v=0", "type": "offer"}  # refused later anyway: only the count matters
+        statuses = [(await request(server, "POST", "/api/offer", json=bad))[0] for _ in range(8)]
+        assert statuses[:5] == [400] * 5 and statuses[5:] == [429] * 3
+        odd = {"sdp": "v=0", "type": "offer", "request_data": {"pipeline": {"x": 1}}}
+        status, _ = await request(server, "GET", "/healthz")
+        assert status == 200
+        # (a malformed pipeline name is 422, not a server error: checked on a fresh limiter)
+        server.app.state.runtime.offer_rate.per_minute = 100
+        status, body = await request(server, "POST", "/api/offer", json=odd)
+        assert status == 422 and "pipeline" in body["detail"]["error"]
