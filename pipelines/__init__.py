@@ -174,6 +174,20 @@ def clinic_brain_and_tools(
     return brain, tools
 
 
+def provider_context(session: Session, brain: Any) -> Any:
+    """What the provider registry needs to create a session's STT, LLM and TTS services."""
+    import providers
+    from vocabulary.keyterms import keyterms
+
+    return providers.ProviderContext(
+        settings=session.settings,
+        models=session.models,
+        brain=brain,
+        lexicon=session.lexicon,
+        keyterms=keyterms(session.lexicon) if session.lexicon else [],
+    )
+
+
 def get_variant(name: str) -> ModuleType:
     """Import the module of a registered variant.
 

@@ -29,10 +29,15 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 import providers
 from clinic.tools import TOOLS_SCHEMA
 from config import EchoSettings
-from pipelines import Session, attach_session_events, clinic_brain_and_tools, worker_options
+from pipelines import (
+    Session,
+    attach_session_events,
+    clinic_brain_and_tools,
+    provider_context,
+    worker_options,
+)
 from processors.caller_cues import CallerCuesProcessor
 from processors.filler import attach_filler
-from vocabulary.keyterms import keyterms
 
 DESCRIPTION = "VAD + smart-turn → STT → vocabulary correction → LLM + clinic tools → TTS"
 
@@ -137,13 +142,7 @@ def build(session: Session) -> PipelineWorker:
     settings = session.settings
     specs = {kind: providers.select(kind, settings) for kind in providers.PROVIDERS}
     brain, tools = clinic_brain_and_tools(session, local=specs["llm"].local)
-    ctx = providers.ProviderContext(
-        settings=settings,
-        models=session.models,
-        brain=brain,
-        lexicon=session.lexicon,
-        keyterms=keyterms(session.lexicon) if session.lexicon else [],
-    )
+    ctx = provider_context(session, brain)
     stt = specs["stt"].create(ctx)
     llm = specs["llm"].create(ctx)
     tts = specs["tts"].create(ctx)

@@ -26,7 +26,13 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 import providers
 from clinic.tools import TOOLS_SCHEMA
 from config import EchoSettings, MissingKeyError
-from pipelines import Session, attach_session_events, clinic_brain_and_tools, worker_options
+from pipelines import (
+    Session,
+    attach_session_events,
+    clinic_brain_and_tools,
+    provider_context,
+    worker_options,
+)
 from pipelines.cascaded import SYSTEM_PROMPT, user_turn_params
 from processors.caller_cues import CallerCuesProcessor
 from processors.filler import attach_filler
@@ -34,7 +40,6 @@ from vision.conversation import VisionConversation
 from vision.processors import CameraFrameGrabber, ImageHistoryLimiter
 from vision.providers import create_vision_llm, select_vision
 from vision.tools import READ_IMAGE_SCHEMA, VisionTools
-from vocabulary.keyterms import keyterms
 
 DESCRIPTION = "cascaded + images (camera on request, uploads): local OCR reader or a vision model"
 VIDEO_IN = True  # the server opens SmallWebRTC with video in for this variant
@@ -69,13 +74,7 @@ def build(session: Session) -> PipelineWorker:
     vision_model = select_vision(settings) == "openai_compatible"
     local_llm = specs["llm"].local and not vision_model
     brain, clinic_tools = clinic_brain_and_tools(session, local=local_llm, vision=True)
-    ctx = providers.ProviderContext(
-        settings=settings,
-        models=session.models,
-        brain=brain,
-        lexicon=session.lexicon,
-        keyterms=keyterms(session.lexicon) if session.lexicon else [],
-    )
+    ctx = provider_context(session, brain)
     stt = specs["stt"].create(ctx)
     llm = create_vision_llm(settings) if vision_model else specs["llm"].create(ctx)
     tts = specs["tts"].create(ctx)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from vocabulary.phonetic import letter_similarity
+
 DOSE_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mg|mcg|µg|ug|ml|g|units?|iu|%)(?![a-z])", re.IGNORECASE)
 PROVIDER_RE = re.compile(r"\b(?:Dr\.?|Doctor)\s+([A-Z][A-Za-z'\-]+)")
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*")
@@ -18,18 +20,7 @@ WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 def similarity(a: str, b: str) -> float:
     """1 - Levenshtein distance / longer length (case-insensitive)."""
-    a, b = a.lower(), b.lower()
-    if a == b:
-        return 1.0
-    if not a or not b:
-        return 0.0
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return 1.0 - prev[-1] / max(len(a), len(b))
+    return letter_similarity(a.lower(), b.lower())
 
 
 def display_name(term: str) -> str:
