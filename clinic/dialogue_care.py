@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from clinic.actions import CallTool
+from clinic.intents import self_harm
 from clinic.nlu import Intent, spoken_specialty
 from clinic.wording import ASK_IDENTITY, CRISIS, DECLINE, EMERGENCY, UNSURE, describe_appointment
 
@@ -148,8 +149,7 @@ class CareDialogue:
     def _emergency(self, s: _State, h: _Heard) -> None:
         s.task, s.awaiting = None, None
         s.pending_slot = s.pending_cancel = None
-        crisis = any(w in h.text for w in ("suicid", "kill myself", "end my life", "want to die"))
-        s.reply = CRISIS if crisis or "alive" in h.text else EMERGENCY
+        s.reply = CRISIS if self_harm(h.text) else EMERGENCY
 
     # --- care tasks ----------------------------------------------------------------------------
 

@@ -232,6 +232,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 # Red-flag phrases, by the usual emergency categories (breathing, consciousness, heart, stroke,
 # seizure, severe bleeding, poisoning or overdose, anaphylaxis, suicide or self-harm); matched on
 # normalized text, any one is enough (high recall by design).
+_SELF_HARM_WORDS = (
+    r"suicid\w*|kill (?:myself|himself|herself)|end(?:ing)? (?:my|his|her) (?:own )?life|"
+    r"take (?:my|his|her) own life|end it all|better off dead|"
+    r"(?:don'?t|do not) want to (?:be alive|live|be here)|want to die|"
+    r"hurt(?:ing)? (?:myself|himself|herself)|self ?harm"
+)
+_SELF_HARM = re.compile(rf"\b(?:{_SELF_HARM_WORDS})\b")
 _RED_FLAGS = re.compile(
     r"\b(?:"
     # breathing
@@ -259,10 +266,7 @@ _RED_FLAGS = re.compile(
     # anaphylaxis
     r"throat (?:is )?(?:closing|swelling)|can'?t swallow|"
     # suicide, self-harm
-    r"suicid\w*|kill (?:myself|himself|herself)|end(?:ing)? (?:my|his|her) (?:own )?life|"
-    r"take (?:my|his|her) own life|end it all|better off dead|"
-    r"(?:don'?t|do not) want to (?:be alive|live|be here)|want to die|"
-    r"hurt(?:ing)? (?:myself|himself|herself)|self ?harm"
+    rf"{_SELF_HARM_WORDS}"
     r")\b"
 )
 
@@ -307,6 +311,11 @@ def provider_question(normalized_text: str) -> bool:
     return bool(_PROVIDER_QUESTION.search(normalized_text)) and not _AVAILABILITY.search(
         normalized_text
     )
+
+
+def self_harm(normalized_text: str) -> bool:
+    """Whether the (normalized) words speak of suicide or self-harm (one group of red flags)."""
+    return bool(_SELF_HARM.search(normalized_text))
 
 
 def red_flag(normalized_text: str) -> bool:
