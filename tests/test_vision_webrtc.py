@@ -22,21 +22,12 @@ from pydantic import SecretStr
 from audit import open_store
 from tests.conftest import LiveServer, wait_until
 from tests.fake_openai import FakeOpenAI
+from tests.test_conversation import say_and_listen
 from tests.test_vision_images import png_with_header
 from tests.vision_drawings import encoded, error_dialog, pill_label, referral_letter
 from transports.webrtc_client import EchoCaller
 
 pytestmark = pytest.mark.slow
-
-
-async def say_and_listen(caller: EchoCaller, speak, text: str) -> float:
-    """Say ``text``; wait for the bot's spoken answer to finish. Returns the answer's start."""
-    pcm = np.concatenate([speak(text), np.zeros(8000, dtype=np.int16)])
-    sent = await caller.say(pcm, 16000)
-    start = await caller.wait_for_voice(since=sent - 0.3, timeout=30)
-    assert start is not None, f"no spoken answer to {text!r}"
-    await caller.wait_for_silence(quiet=1.2, timeout=40)
-    return start
 
 
 class PictureTrack(VideoStreamTrack):
