@@ -90,9 +90,30 @@ def add_commands(subparsers) -> None:
     p.add_argument("--runs", type=int, default=3, help="repetitions of the prompt list (3)")
     p.add_argument(
         "--prompts",
-        choices=("all", "short", "paused"),
+        choices=("all", "short", "paused", "heldout", "heldout-short", "heldout-paused"),
         default="all",
-        help="the 10 short prompts, the 5 with a mid-sentence pause, or all (default)",
+        help="tuning sets: the 10 short prompts, the 5 with a mid-sentence pause, or all "
+        "(default); the frozen held-out set (bench/heldout.py): all, one-breath or paused",
+    )
+    p.add_argument(
+        "--voices",
+        type=lambda v: [x.strip() for x in v.split(",") if x.strip()],
+        default=["piper"],
+        metavar="V,V",
+        help="caller voices: piper, piper-fast, espeak, espeak-f (default piper)",
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="a fresh server (fresh data, no phrase warm-up) for every run and voice",
+    )
+    p.add_argument(
+        "--callers",
+        type=lambda v: [int(x) for x in v.split(",") if x.strip()],
+        default=[1],
+        metavar="N[,N]",
+        help="simultaneous calls on one server, each playing every prompt (default 1); "
+        "several counts (1,2,3,4) run one after another",
     )
     p.add_argument("--limit", type=int, default=None, help="only the first N prompts")
     p.add_argument(
@@ -199,13 +220,20 @@ def plan_from_args(args: argparse.Namespace, settings: EchoSettings):
 
     if args.runs < 1:
         raise ValueError("--runs must be at least 1")
+    if not args.callers or min(args.callers) < 1:
+        raise ValueError("--callers must be at least 1")
+    caller_voices = prompt_sets.voices(args.voices)
     overrides = echo_overrides(args)
+    if args.cold and args.url:
+        raise ValueError("--cold needs servers the bench starts itself, not --url")
+    if args.cold:
+        overrides.setdefault("tts_warm_phrases", False)
     if args.url and (overrides or args.study):
         raise ValueError(
             "--url benches a running server as it is: settings flags and --study need a "
             "server the bench starts itself"
         )
-    if overrides:
+    if overrides and not args.url:
         from bench.serve import settings_class
 
         settings_class()(_env_file=None, **overrides)  # a bad value fails here, not in a child
@@ -226,6 +254,9 @@ def plan_from_args(args: argparse.Namespace, settings: EchoSettings):
         "prompts": ",".join(p.id for p in prompts),
         "systems": [s.name for s in systems],
         "echo_overrides": overrides,
+        "voices": ",".join(v.name for v in caller_voices),
+        "mode": "cold" if args.cold else "warm",
+        "callers": ",".join(str(n) for n in args.callers),
     }
     return BenchPlan(
         systems=systems,
@@ -234,6 +265,10 @@ def plan_from_args(args: argparse.Namespace, settings: EchoSettings):
         out_dir=Path(out_dir),
         cache_dir=settings.data_dir / "bench" / "prompts",
         voice=settings.piper_voice,
+        voices=caller_voices,
+        cold=args.cold,
+        callers=args.callers[0],
+        caller_counts=args.callers,
         answer_timeout=args.answer_timeout,
         progress=not args.no_progress,
         meta=meta,
@@ -255,7 +290,8 @@ def cmd_bench(args: argparse.Namespace, settings: EchoSettings) -> int:
         print(f"echo-agent bench: {e}", file=sys.stderr)
         return 2
     plan.out_dir.mkdir(parents=True, exist_ok=True)
-    total = plan.runs * len(plan.prompts) * len(plan.systems)
+    calls = sum(len(plan.voices) if n == 1 else n for n in plan.caller_counts)
+    total = plan.runs * len(plan.prompts) * len(plan.systems) * calls
     print(
         f"bench: {len(plan.systems)} system(s) × {len(plan.prompts)} prompt(s) × "
         f"{plan.runs} run(s) → {plan.out_dir}",

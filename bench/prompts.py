@@ -91,31 +91,53 @@ PROMPT_SETS: dict[str, tuple[Prompt, ...]] = {
     "paused": PAUSED,
     "all": SHORT + PAUSED,
 }
+# The frozen held-out set (``bench/heldout.py``), read from its file when asked for.
+HELDOUT_SETS = ("heldout", "heldout-short", "heldout-paused")
+SET_NAMES = (*PROMPT_SETS, *HELDOUT_SETS)
+
+
+def prompt_set(name: str) -> tuple[Prompt, ...]:
+    """The prompts of a named set: a tuning set here, or the frozen held-out set.
+
+    Raises:
+        ValueError: Unknown set name.
+    """
+    if name in PROMPT_SETS:
+        return PROMPT_SETS[name]
+    if name not in HELDOUT_SETS:
+        raise ValueError(f"unknown prompt set '{name}': use one of {', '.join(SET_NAMES)}")
+    from bench.heldout import load
+
+    prompts = tuple(load())
+    if name == "heldout-short":
+        return tuple(p for p in prompts if not p.paused)
+    if name == "heldout-paused":
+        return tuple(p for p in prompts if p.paused)
+    return prompts
 
 
 def select(name: str, limit: int | None = None, only: list[str] | None = None) -> list[Prompt]:
-    """The prompts of a set (``short``, ``paused``, ``all``).
+    """The prompts of a set (``short``, ``paused``, ``all`` or a held-out set).
 
     Args:
-        name: The set.
+        name: The set (:data:`SET_NAMES`).
         limit: Keep the first ``limit``.
         only: Keep these prompt ids (in this order), from any set.
 
     Raises:
         ValueError: Unknown set name or prompt id, or a limit below 1.
     """
-    if name not in PROMPT_SETS:
-        raise ValueError(f"unknown prompt set '{name}': use one of {', '.join(PROMPT_SETS)}")
+    pool = prompt_set(name)
     if limit is not None and limit < 1:
         raise ValueError("--limit must be at least 1")
     if only:
-        by_id = {p.id: p for p in PROMPT_SETS["all"]}
+        by_id = {p.id: p for p in (*PROMPT_SETS["all"], *pool)}
         unknown = [i for i in only if i not in by_id]
         if unknown:
             raise ValueError(f"unknown prompt id(s) {', '.join(unknown)}: use {', '.join(by_id)}")
         prompts = [by_id[i] for i in only]
     else:
-        prompts = list(PROMPT_SETS[name])
+        prompts = list(pool)
     return prompts[:limit] if limit else prompts
 
 
@@ -169,13 +191,78 @@ class PromptAudio:
         return len(self.pcm) / self.rate
 
 
-class PromptSynthesizer:
-    """Synthesizes prompts with a Piper voice and caches them as WAV files."""
+@dataclass(frozen=True)
+class BenchVoice:
+    """A caller's voice: an engine and its pace.
 
-    def __init__(self, voice_name: str, cache_dir: Path):
-        """Initialize with a bundled voice name (see ``models.PIPER_VOICES``) and a cache dir."""
+    Attributes:
+        name: Label in the CSV and report.
+        engine: ``piper`` (the bundled voice) or ``espeak`` (espeak-ng).
+        pace: Piper ``length_scale`` (below 1 is faster) or espeak-ng words per minute.
+        espeak_voice: espeak-ng voice name.
+    """
+
+    name: str
+    engine: str
+    pace: float
+    espeak_voice: str = "en-us"
+
+
+VOICES: dict[str, BenchVoice] = {
+    "piper": BenchVoice("piper", "piper", 1.0),
+    "piper-fast": BenchVoice("piper-fast", "piper", 0.8),
+    "espeak": BenchVoice("espeak", "espeak", 160, "en-us"),
+    "espeak-f": BenchVoice("espeak-f", "espeak", 145, "en-us+f3"),
+}
+
+
+def voices(names: list[str]) -> list[BenchVoice]:
+    """The named voices.
+
+    Raises:
+        ValueError: An unknown name, or none.
+    """
+    unknown = [n for n in names if n not in VOICES]
+    if unknown or not names:
+        named = ", ".join(unknown) or "(none)"
+        raise ValueError(f"unknown voice(s) {named}: use {', '.join(VOICES)}")
+    return [VOICES[n] for n in names]
+
+
+def espeak_pcm(text: str, voice: str, wpm: float) -> tuple[np.ndarray, int]:
+    """Speak ``text`` with espeak-ng; int16 mono PCM and its rate.
+
+    Raises:
+        RuntimeError: espeak-ng is missing or failed.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
+    with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
+        cmd = ["espeak-ng", "-v", voice, "-s", str(int(wpm)), "-w", tmp.name, text]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"espeak-ng failed: {done.stderr.strip()[:200]}")
+        return read_wav(Path(tmp.name))
+
+
+class PromptSynthesizer:
+    """Synthesizes prompts with a caller voice and caches them as WAV files."""
+
+    def __init__(self, voice_name: str, cache_dir: Path, voice: BenchVoice | None = None):
+        """Initialize.
+
+        Args:
+            voice_name: The bundled Piper voice (see ``models.PIPER_VOICES``).
+            cache_dir: Where WAVs are cached.
+            voice: The caller voice (default: that Piper voice at its own pace).
+        """
         self.voice_name = voice_name
         self.cache_dir = Path(cache_dir)
+        self.voice = voice or VOICES["piper"]
         self._voice = None
 
     def _load(self):
@@ -189,14 +276,23 @@ class PromptSynthesizer:
         return self._voice
 
     def _speak(self, text: str) -> tuple[np.ndarray, int]:
+        if self.voice.engine == "espeak":
+            pcm, rate = espeak_pcm(text, self.voice.espeak_voice, self.voice.pace)
+            return trim(pcm, rate), rate
+        from piper import SynthesisConfig
+
         voice = self._load()
         rate = voice.config.sample_rate
-        chunks = [np.frombuffer(c.audio_int16_bytes, np.int16) for c in voice.synthesize(text)]
+        config = SynthesisConfig(length_scale=self.voice.pace)
+        chunks = [
+            np.frombuffer(c.audio_int16_bytes, np.int16) for c in voice.synthesize(text, config)
+        ]
         return trim(np.concatenate(chunks), rate), rate
 
     def cache_path(self, prompt: Prompt) -> Path:
         """Where a prompt's WAV is cached."""
-        key = f"v4|{self.voice_name}|{'|'.join(prompt.parts)}|{prompt.pause_secs:.3f}"
+        speaker = self.voice_name if self.voice == VOICES["piper"] else repr(self.voice)
+        key = f"v4|{speaker}|{'|'.join(prompt.parts)}|{prompt.pause_secs:.3f}"
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         return self.cache_dir / f"{prompt.id}-{digest}.wav"
 

@@ -70,7 +70,7 @@ TARGET_CUTOFF = 0.05
 
 def systems_of(rows: list[TurnRow]) -> list[str]:
     """System names in first-seen order."""
-    return list(dict.fromkeys(r.system for r in rows))
+    return list(dict.fromkeys(r.group for r in rows))
 
 
 def kinds_of(rows: list[TurnRow]) -> list[str]:
@@ -115,11 +115,41 @@ def cutoffs(rows: list[TurnRow]) -> dict[str, Any]:
     }
 
 
+def reply_counts(rows: list[TurnRow]) -> dict[str, int]:
+    """How the answered prompts were answered (``bench.replies.reply_kind``; ``?``: unknown)."""
+    out: dict[str, int] = {}
+    for r in rows:
+        if r.answered:
+            key = r.reply_kind or "?"
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def server_vs_client(rows: list[TurnRow]) -> dict[str, Any]:
+    """Per turn, client gap − server voice-to-voice (ms): p50/max of its size, and signs.
+
+    The server's figure runs from the end of speech as its VAD saw it to the first bot
+    audio sent; the client's from the last voiced sample sent to the first voiced sample
+    received. What is left is the transport both ways (and the VAD's dating error).
+    """
+    diffs = [
+        r.client_gap_ms - r.server_total_ms
+        for r in rows
+        if r.measured and r.server_total_ms is not None
+    ]
+    stats = describe([abs(d) for d in diffs])
+    stats["server_negative"] = sum(
+        1 for r in rows if r.server_total_ms is not None and r.server_total_ms < 0
+    )
+    stats["server_above_client"] = sum(1 for d in diffs if d < 0)
+    return stats
+
+
 def per_run(rows: list[TurnRow], system: str) -> dict[int, dict[str, Any]]:
     """Client-gap p50/p90 per run for one system."""
     out = {}
-    for run in sorted({r.run for r in rows if r.system == system}):
-        gaps = [r.client_gap_ms for r in rows if r.system == system and r.run == run and r.measured]
+    for run in sorted({r.run for r in rows if r.group == system}):
+        gaps = [r.client_gap_ms for r in rows if r.group == system and r.run == run and r.measured]
         out[run] = describe(gaps)
     return out
 
@@ -128,8 +158,8 @@ def ratios(rows: list[TurnRow], a: str, b: str) -> dict[str, Any]:
     """Client-gap ratio a/b per percentile: per interleaved run, and pooled."""
     ra, rb = per_run(rows, a), per_run(rows, b)
     out: dict[str, Any] = {}
-    pooled_a = column_stats([r for r in rows if r.system == a])["client_gap_ms"]
-    pooled_b = column_stats([r for r in rows if r.system == b])["client_gap_ms"]
+    pooled_a = column_stats([r for r in rows if r.group == a])["client_gap_ms"]
+    pooled_b = column_stats([r for r in rows if r.group == b])["client_gap_ms"]
     for q in ("p50", "p90"):
         runs = [
             ra[k][q] / rb[k][q]
@@ -155,7 +185,7 @@ def summary(rows: list[TurnRow], meta: dict[str, Any] | None = None) -> dict[str
     systems = systems_of(rows)
     out: dict[str, Any] = {"meta": meta or {}, "systems": {}}
     for name in systems:
-        mine = [r for r in rows if r.system == name]
+        mine = [r for r in rows if r.group == name]
         out["systems"][name] = {
             "turn_kinds": kinds_of(mine),
             "stats": column_stats(mine),
@@ -166,6 +196,8 @@ def summary(rows: list[TurnRow], meta: dict[str, Any] | None = None) -> dict[str
             },
             "cutoffs": cutoffs(mine),
             "wer": describe([r.wer for r in mine if r.measured and r.wer is not None]),
+            "replies": reply_counts(mine),
+            "server_vs_client": server_vs_client(mine),
         }
     if "echo" in systems and "vanilla" in systems:
         out["ratio_echo_over_vanilla"] = ratios(rows, "echo", "vanilla")
@@ -237,6 +269,19 @@ def render(data: dict[str, Any]) -> str:
                 f"transcript word error rate: mean {wer['mean']:.2f}, max {wer['max']:.2f}"
                 f" over {wer['n']} turns"
             )
+        replies = sys_data.get("replies") or {}
+        if replies:
+            lines.append(
+                "replies to answered prompts: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(replies.items()))
+            )
+        diff = sys_data.get("server_vs_client") or {}
+        if diff.get("n"):
+            lines.append(
+                f"server voice-to-voice vs client gap, per turn: |diff| p50 {diff['p50']:.0f} ms,"
+                f" max {diff['max']:.0f} ms over {diff['n']} turns; server figure negative"
+                f" {diff['server_negative']}, above the client's {diff['server_above_client']}"
+            )
         gap = stats["client_gap_ms"]
         if gap["p50"] is not None and name.startswith("echo"):
             ok = [
@@ -307,7 +352,7 @@ def plot(rows: list[TurnRow], path: Path) -> Path:
         squeeze=False,
     )
     for ax, name in zip(axes[:, 0], systems, strict=True):
-        mine = [r for r in rows if r.system == name]
+        mine = [r for r in rows if r.group == name]
         kinds = kinds_of(mine)
         parts = ["input", *stage_names(kinds), "playout"]
         xs = list(range(len(mine)))
@@ -352,7 +397,7 @@ def study_table(rows: list[TurnRow]) -> str:
         f"{'cut-off (paused)':>17} {'cut-off (all)':>14} {'unans.':>6} {'WER':>5}"
     ]
     for name in systems_of(rows):
-        mine = [r for r in rows if r.system == name]
+        mine = [r for r in rows if r.group == name]
         gap = column_stats(mine)["client_gap_ms"]
         cut = cutoffs(mine)
         wer = describe([r.wer for r in mine if r.measured and r.wer is not None])["mean"]

@@ -34,7 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from bench.prompts import Prompt, PromptAudio, PromptSynthesizer, word_error_rate
+from bench.prompts import (
+    VOICES,
+    BenchVoice,
+    Prompt,
+    PromptAudio,
+    PromptSynthesizer,
+    word_error_rate,
+)
+from bench.replies import fill_replies
 from bench.servers import ServerProcess, System
 from observers.latency import ANSWERED, MESSAGE_TYPE, TurnLatency, record_from_message
 
@@ -54,6 +62,10 @@ class TurnRow:
     text: str
     pause_ms: float
     speech_secs: float
+    voice: str = "piper"
+    mode: str = "warm"  # warm: one server for the whole bench; cold: a fresh server per group
+    callers: int = 1  # simultaneous calls on the server
+    caller: int = 0  # which of them (0-based)
     answered: bool = False
     cut_off: bool = False
     early_voice: bool = False
@@ -78,6 +90,22 @@ class TurnRow:
     smart_turn: str = ""
     function_calls: str = ""
     transcript: str = ""
+    reply: str = ""  # what the bot said (audit trail: bot.spoken_text)
+    reply_kind: str = ""  # answer, declined, reprompt, none (bench.replies.reply_kind)
+    session_id: str = ""
+    bot_started_at: float | None = None  # server clock, epoch seconds
+
+    @property
+    def group(self) -> str:
+        """The report's grouping: the system, plus voice, mode and callers when not default."""
+        extra = []
+        if self.voice != "piper":
+            extra.append(self.voice)
+        if self.mode != "warm":
+            extra.append(self.mode)
+        if self.callers != 1:
+            extra.append(f"{self.callers} calls")
+        return self.system + (f" [{', '.join(extra)}]" if extra else "")
 
     @property
     def measured(self) -> bool:
@@ -120,6 +148,11 @@ class BenchPlan:
     out_dir: Path
     cache_dir: Path
     voice: str = "en_US-joe-medium"
+    voices: list[BenchVoice] = field(default_factory=lambda: [VOICES["piper"]])
+    cold: bool = False
+    callers: int = 1  # simultaneous calls (the current count while the bench runs)
+    caller_counts: list[int] = field(default_factory=lambda: [1])
+    stagger_secs: float = 1.3
     answer_timeout: float = 15.0
     quiet_secs: float = 1.0
     progress: bool = True
@@ -196,7 +229,12 @@ def _first_moment(record: TurnLatency) -> float | None:
 
 
 def join(
-    run: int, system: str, played: list[Played], records: list[TurnLatency], offset: float
+    run: int,
+    system: str,
+    played: list[Played],
+    records: list[TurnLatency],
+    offset: float,
+    **labels: Any,
 ) -> list[TurnRow]:
     """Match server turn records to the prompts played, one row per prompt.
 
@@ -207,6 +245,7 @@ def join(
         records: The server's turn records for this call.
         offset: ``time.time() - time.monotonic()``: maps the server's wall clock to the
             client's monotonic clock (same machine).
+        **labels: The call's ``voice``, ``mode``, ``callers`` and ``caller``.
     """
 
     def mono(x: float | None) -> float | None:
@@ -234,6 +273,7 @@ def join(
         row = TurnRow(
             run=run,
             system=system,
+            **labels,
             prompt_id=p.prompt.id,
             kind=p.prompt.kind,
             text=p.prompt.text,
@@ -260,6 +300,8 @@ def join(
             row.smart_turn = json.dumps(main.smart_turn) if main.smart_turn else ""
             row.function_calls = " ".join(main.function_calls)
             row.transcript = main.transcript
+            row.session_id = main.session_id
+            row.bot_started_at = main.bot_started_at
             row.wer = round(word_error_rate(p.prompt.text, main.transcript), 3)
         elif mine:
             row.status = mine[-1].status
@@ -279,72 +321,172 @@ def records_of(caller) -> list[TurnLatency]:
     return list(out.values())
 
 
-async def run_bench(
-    plan: BenchPlan,
-    servers: dict[str, ServerProcess],
-    audio: dict[str, PromptAudio],
-    on_step: Callable[[str], None] | None = None,
-) -> list[TurnRow]:
-    """Play every prompt to every system for ``plan.runs`` runs; return the joined rows."""
+async def _connect(url: str, pipeline: str | None, quiet: float):
+    """A fresh call, the greeting (if any) waited out."""
     from transports.webrtc_client import EchoCaller
 
+    caller = EchoCaller(url, pipeline=pipeline)
+    await caller.connect()
+    tracker = VoiceTracker(caller.received)
+    if await caller.wait_for_voice(since=0.0, timeout=GREETING_TIMEOUT):
+        await wait_quiet(tracker, quiet, timeout=60.0)
+    return caller, tracker
+
+
+async def _interleaved(plan, servers, audio, voice, run, on_step) -> list[TurnRow]:
+    """One call per system, the prompts interleaved across systems (fair A/B)."""
+    callers: dict[str, Any] = {}
+    trackers: dict[str, VoiceTracker] = {}
+    played: dict[str, list[Played]] = {s.name: [] for s in plan.systems}
     rows: list[TurnRow] = []
-    for run in range(1, plan.runs + 1):
-        callers: dict[str, Any] = {}
-        trackers: dict[str, VoiceTracker] = {}
-        played: dict[str, list[Played]] = {s.name: [] for s in plan.systems}
-        try:
-            for system in plan.systems:
-                caller = EchoCaller(servers[system.name].url, pipeline=system.pipeline)
-                await caller.connect()
-                callers[system.name] = caller
-                trackers[system.name] = VoiceTracker(caller.received)
-            for name, caller in callers.items():  # the greeting, if the bot has one
-                if await caller.wait_for_voice(since=0.0, timeout=GREETING_TIMEOUT):
-                    await wait_quiet(trackers[name], plan.quiet_secs, timeout=60.0)
-            for i, prompt in enumerate(plan.prompts):
-                shift = (i + run - 1) % len(plan.systems)
-                order = plan.systems[shift:] + plan.systems[:shift]
-                for system in order:
-                    result = await play_prompt(
-                        callers[system.name],
-                        trackers[system.name],
-                        audio[prompt.id],
-                        answer_timeout=plan.answer_timeout,
-                        quiet=plan.quiet_secs,
-                    )
-                    played[system.name].append(result)
-                    if on_step:
-                        on_step(f"run {run} {system.name} {prompt.id}")
-            await asyncio.sleep(0.5)  # the last data-channel messages
-            offset = time.time() - time.monotonic()
-            for system in plan.systems:
-                rows += join(
-                    run, system.name, played[system.name], records_of(callers[system.name]), offset
+    try:
+        for system in plan.systems:
+            url = servers[system.name].url
+            callers[system.name], trackers[system.name] = await _connect(
+                url, system.pipeline, plan.quiet_secs
+            )
+        for i, prompt in enumerate(plan.prompts):
+            shift = (i + run - 1) % len(plan.systems)
+            for system in plan.systems[shift:] + plan.systems[:shift]:
+                result = await play_prompt(
+                    callers[system.name],
+                    trackers[system.name],
+                    audio[(voice.name, prompt.id)],
+                    answer_timeout=plan.answer_timeout,
+                    quiet=plan.quiet_secs,
                 )
-        finally:
-            for caller in callers.values():
-                await caller.close()
-            await asyncio.sleep(1.0)  # let the servers tear the sessions down
+                played[system.name].append(result)
+                if on_step:
+                    on_step(f"run {run} {system.name} {voice.name} {prompt.id}")
+        await asyncio.sleep(0.5)  # the last data-channel messages
+        offset = time.time() - time.monotonic()
+        for system in plan.systems:
+            records = records_of(callers[system.name])
+            labels = {"voice": voice.name, "mode": _mode(plan), "callers": 1, "caller": 0}
+            rows += join(run, system.name, played[system.name], records, offset, **labels)
+    finally:
+        for caller in callers.values():
+            await caller.close()
+        await asyncio.sleep(1.0)  # let the servers tear the sessions down
     return rows
 
 
-def synthesize_all(plan: BenchPlan) -> dict[str, PromptAudio]:
-    """Every prompt's audio (cached WAVs under ``plan.cache_dir``)."""
-    synth = PromptSynthesizer(plan.voice, plan.cache_dir)
-    return {p.id: synth.audio(p) for p in plan.prompts}
+async def _one_caller(plan, server, system, audio, voice, k, run, on_step) -> list[TurnRow]:
+    """One of ``plan.callers`` simultaneous calls: starts ``k × stagger`` late, plays all."""
+    await asyncio.sleep(k * plan.stagger_secs)
+    caller, tracker = await _connect(server.url, system.pipeline, plan.quiet_secs)
+    try:
+        played = []
+        for prompt in plan.prompts:
+            played.append(
+                await play_prompt(
+                    caller,
+                    tracker,
+                    audio[(voice.name, prompt.id)],
+                    answer_timeout=plan.answer_timeout,
+                    quiet=plan.quiet_secs,
+                )
+            )
+            if on_step:
+                on_step(f"run {run} {system.name} caller {k} {voice.name} {prompt.id}")
+        await asyncio.sleep(0.5)
+        offset = time.time() - time.monotonic()
+        labels = {"voice": voice.name, "mode": _mode(plan), "callers": plan.callers, "caller": k}
+        return join(run, system.name, played, records_of(caller), offset, **labels)
+    finally:
+        await caller.close()
 
 
-def execute(plan: BenchPlan, on_step: Callable[[str], None] | None = None) -> list[TurnRow]:
-    """Synthesize the prompts, start the servers, run the bench, stop the servers."""
-    audio = synthesize_all(plan)
-    servers = {s.name: ServerProcess(s, plan.out_dir) for s in plan.systems}
+def _mode(plan: BenchPlan) -> str:
+    return "cold" if plan.cold else "warm"
+
+
+async def _call_group(plan, servers, audio, voices, run, on_step) -> list[TurnRow]:
+    """The calls of one group: one voice alone, or ``plan.callers`` calls at once."""
+    if plan.callers == 1:
+        rows = await _interleaved(plan, servers, audio, voices[0], run, on_step)
+    else:
+        tasks = [
+            _one_caller(
+                plan, servers[system.name], system, audio, voices[k % len(voices)], k, run, on_step
+            )
+            for system in plan.systems
+            for k in range(plan.callers)
+        ]
+        rows = [row for part in await asyncio.gather(*tasks) for row in part]
+        await asyncio.sleep(1.0)
+    for system in plan.systems:
+        mine = [r for r in rows if r.system == system.name]
+        fill_replies(mine, servers[system.name].audit_db)
+    return rows
+
+
+def call_groups(plan: BenchPlan) -> list[list[BenchVoice]]:
+    """One group per voice for single calls (one after another); one group for N callers."""
+    return [[v] for v in plan.voices] if plan.callers == 1 else [list(plan.voices)]
+
+
+def _start(plan: BenchPlan, tag: str = "") -> dict[str, ServerProcess]:
+    servers = {s.name: ServerProcess(s, plan.out_dir, tag) for s in plan.systems}
     try:
         for server in servers.values():
             server.start()
         for server in servers.values():
             server.wait_ready()
-        return asyncio.run(run_bench(plan, servers, audio, on_step))
+    except BaseException:
+        _stop(servers)
+        raise
+    return servers
+
+
+def _stop(servers: dict[str, ServerProcess]) -> None:
+    for server in servers.values():
+        server.stop()
+
+
+async def run_bench(
+    plan: BenchPlan,
+    audio: dict[tuple[str, str], PromptAudio],
+    on_step: Callable[[str], None] | None = None,
+) -> list[TurnRow]:
+    """Play every prompt to every system for ``plan.runs`` runs; return the joined rows.
+
+    Warm: one server per system for the whole bench (its phrase cache warmed at start-up
+    and by every earlier reply). Cold: a fresh server, with a fresh data directory and no
+    phrase warm-up, for every run and call group.
+    """
+    import dataclasses
+
+    rows: list[TurnRow] = []
+    servers = None if plan.cold else _start(plan)
+    try:
+        for run, count in ((r, n) for n in plan.caller_counts for r in range(1, plan.runs + 1)):
+            plan = dataclasses.replace(plan, callers=count)
+            for voices in call_groups(plan):
+                if plan.cold:
+                    tag = f"cold-r{run}-{'-'.join(v.name for v in voices)}"
+                    servers = _start(plan, tag)
+                try:
+                    rows += await _call_group(plan, servers, audio, voices, run, on_step)
+                finally:
+                    if plan.cold:
+                        _stop(servers)
     finally:
-        for server in servers.values():
-            server.stop()
+        if servers is not None and not plan.cold:
+            _stop(servers)
+    return rows
+
+
+def synthesize_all(plan: BenchPlan) -> dict[tuple[str, str], PromptAudio]:
+    """Every prompt's audio in every voice (cached WAVs under ``plan.cache_dir``)."""
+    out = {}
+    for voice in plan.voices:
+        synth = PromptSynthesizer(plan.voice, plan.cache_dir, voice)
+        out.update({(voice.name, p.id): synth.audio(p) for p in plan.prompts})
+    return out
+
+
+def execute(plan: BenchPlan, on_step: Callable[[str], None] | None = None) -> list[TurnRow]:
+    """Synthesize the prompts, then run the bench (it starts and stops the servers)."""
+    audio = synthesize_all(plan)
+    return asyncio.run(run_bench(plan, audio, on_step))

@@ -86,13 +86,34 @@ class ServerStartError(RuntimeError):
 class ServerProcess:
     """A system's server as a subprocess (or nothing to start, for an external URL)."""
 
-    def __init__(self, system: System, out_dir: Path):
+    def __init__(self, system: System, out_dir: Path, tag: str = ""):
+        """Initialize.
+
+        Args:
+            system: The bot configuration.
+            out_dir: Where its log and data directory go.
+            tag: Suffix of the log and data directory names (a fresh server per cold run
+                gets a fresh data directory: no phrase cache, no earlier bookings).
+        """
         self.system = system
         self.out_dir = Path(out_dir)
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
-        self.log_path = self.out_dir / f"{_slug(system.name)}.log"
+        self.name = _slug(system.name) + (f"-{_slug(tag)}" if tag else "")
+        self.log_path = self.out_dir / f"{self.name}.log"
         self._log = None
+
+    @property
+    def data_dir(self) -> Path:
+        """The spawned server's data directory."""
+        return self.out_dir / "servers" / self.name
+
+    @property
+    def audit_db(self) -> Path | None:
+        """The spawned Echo server's SQLite audit trail (``None``: not an Echo we spawned)."""
+        if self.system.kind != ECHO:
+            return None
+        return Path(self.system.overrides.get("audit_db_path") or self.data_dir / "audit.db")
 
     @property
     def url(self) -> str:
@@ -103,7 +124,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         """The subprocess command line."""
-        data_dir = self.out_dir / "servers" / _slug(self.system.name)
+        data_dir = self.data_dir
         if self.system.kind == ECHO:
             overrides = {"data_dir": str(data_dir), **self.system.overrides}
             return [

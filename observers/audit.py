@@ -334,6 +334,11 @@ class AuditObserver(BaseObserver):
             self._start_user_audio(ts, frame.start_secs)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._vad_speaking = False
+            turn = self._turn
+            if turn is not None and turn.trigger == "user" and "user_stopped" not in turn.times:
+                # The end of speech as the VAD saw it: its stop, less the silence it waited.
+                stop_ns = int(max(0.0, getattr(frame, "stop_secs", 0.0) or 0.0) * 1e9)
+                turn.mark("speech_end", ts - stop_ns)
         elif isinstance(frame, UserStartedSpeakingFrame):
             turn = self._turn
             if turn is not None and (turn.bot_active or "user_stopped" in turn.times):
@@ -674,15 +679,29 @@ class AuditObserver(BaseObserver):
                 return None
             return round((b - a) / 1e6, 1)
 
+        def wait(a: int | None, b: int | None) -> float | None:
+            value = span(a, b)
+            return None if value is None else max(0.0, value)
+
         user_stopped = last.get("user_stopped")
         transcript = last.get("transcript")
+        speech_end = last.get("speech_end")
+        bot_started = t.get("bot_started")
         spans = {
+            # From the end of the caller's speech (VAD stop − its silence) to the first bot
+            # audio sent: what the caller waits, never negative. Without a VAD stop (a typed
+            # or speech-to-speech turn) it runs from the end-of-turn decision.
+            "voice_to_voice": wait(
+                speech_end if speech_end is not None else user_stopped, bot_started
+            ),
+            "end_of_turn_wait": wait(speech_end, user_stopped),
+            "after_turn_end": wait(user_stopped, bot_started),
+            "stt_after_speech_end": wait(speech_end, transcript),
             "stt_after_user_stopped": span(user_stopped, transcript),
             "llm_first_text": span(
                 t.get("llm_input", t.get("llm_started")), t.get("llm_first_text")
             ),
             "first_audio_after_llm_text": span(t.get("llm_first_text"), t.get("bot_started")),
-            "voice_to_voice": span(user_stopped, t.get("bot_started")),
             "tools": round(sum(c.get("duration_ms", 0.0) for c in turn.tool_calls.values()), 1)
             if turn.tool_calls
             else None,

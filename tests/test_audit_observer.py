@@ -205,6 +205,37 @@ async def test_full_turn_is_recorded_with_content(store):
     assert verify_chain(store.iter_records()).ok
 
 
+async def test_voice_to_voice_runs_from_the_end_of_speech_not_the_turn_decision(store):
+    """The end-of-turn wait is part of what the caller waits, however fast the reply."""
+    from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+
+    messages = [{"role": "user", "content": "What time do you open?"}]
+    frames = [
+        VADUserStartedSpeakingFrame(),
+        UserStartedSpeakingFrame(),
+        *user_audio(10),
+        VADUserStoppedSpeakingFrame(stop_secs=0.2),
+        TranscriptionFrame("What time do you open?", "patient", "2026-01-01T10:00:00Z"),
+        SleepFrame(0.4),  # the end-of-turn decision holds
+        UserStoppedSpeakingFrame(),
+        LLMContextFrame(LLMContext(messages=messages)),  # a reply ready at once
+        LLMFullResponseStartFrame(),
+        LLMTextFrame("We open at eight."),
+        LLMFullResponseEndFrame(),
+        TTSStartedFrame(),
+        *tts_sentence("We open at eight.", 0.3, 4),
+        TTSStoppedFrame(),
+        SleepFrame(0.6),
+    ]
+    turns, _ = await run_session(store, frames)
+    lat = turns[0]["latency_ms"]
+    # speech ended 0.2 s before the VAD stop; the decision came 0.4 s after it
+    assert lat["end_of_turn_wait"] >= 550
+    assert lat["voice_to_voice"] >= lat["end_of_turn_wait"] + lat["after_turn_end"] - 1
+    assert lat["voice_to_voice"] >= 550 and lat["stt_after_speech_end"] >= 150
+    assert all(v >= 0 for k, v in lat.items() if k != "stt_after_user_stopped")
+
+
 async def test_interrupted_turn_keeps_words_played_so_far(store):
     first = "Dr. Okonkwo has openings on Tuesday."
     second = "The first one is at nine in the morning and the last one is at four."

@@ -3,6 +3,7 @@ the CLI, and a short real run over WebRTC that must produce a sane CSV and PNG."
 
 import argparse
 import csv
+import datetime
 import json
 import time
 
@@ -466,3 +467,141 @@ async def test_records_from_the_data_channel_are_parsed_once():
         assert parsed.total == pytest.approx(0.5) and parsed.status == ANSWERED
     finally:
         await caller.close()
+
+
+# --- held-out set, voices, replies, cold and concurrent runs ---------------------------------
+
+
+def test_heldout_set_is_frozen_and_separate_from_tuning():
+    from bench import heldout, prompts
+
+    held = heldout.load()
+    assert held == heldout.generate()  # the file is what the documented rule writes
+    tuning_texts = {p.text for p in prompts.PROMPT_SETS["all"]}
+    assert not tuning_texts & {p.text for p in held}
+    assert {p.kind for p in held} == {"short", "paused"}
+    assert all(len(p.parts) == 2 for p in held if p.paused)
+    assert prompts.select("heldout-paused") == [p for p in held if p.paused]
+
+
+def test_an_edited_heldout_file_is_refused(tmp_path):
+    from bench import heldout
+
+    edited = tmp_path / "h.tsv"
+    edited.write_text(heldout.HELDOUT_PATH.read_text().replace("Monday", "Sunday"))
+    with pytest.raises(ValueError, match="frozen"):
+        heldout.load(edited)
+
+
+def test_caller_voices_differ_and_bad_names_are_clear(tmp_path):
+    from bench.prompts import VOICES, Prompt, PromptSynthesizer, voices
+
+    prompt = Prompt("x", ("Is the clinic open on Saturday?",))
+    durations = {}
+    for name in ("piper", "piper-fast", "espeak"):
+        synth = PromptSynthesizer("en_US-joe-medium", tmp_path, VOICES[name])
+        audio = synth.audio(prompt)
+        durations[name] = audio.duration
+        assert audio.pcm.dtype == np.int16 and audio.duration > 0.5
+    assert durations["piper-fast"] < durations["piper"]  # the faster pace is faster
+    assert len({round(d, 2) for d in durations.values()}) == 3
+    with pytest.raises(ValueError, match="unknown voice"):
+        voices(["piper", "robot"])
+
+
+def test_reply_kinds():
+    from bench.replies import reply_kind
+
+    assert reply_kind("Sorry, I didn't catch that. Could you say it again?") == "reprompt"
+    assert reply_kind("Are you still there? I can book visits.") == "reprompt"
+    assert reply_kind("I'm not sure I can help with that. I can book...") == "declined"
+    assert reply_kind("We open at eight on weekdays.") == "answer"
+    assert reply_kind("  ") == "none"
+
+
+def test_replies_are_matched_to_rows_from_the_audit_trail(tmp_path):
+    from audit.store import SQLiteAuditStore
+    from bench.replies import fill_replies
+    from bench.run import TurnRow
+
+    db = tmp_path / "audit.db"
+    with SQLiteAuditStore(db) as store:
+        for n, (at, reply) in enumerate(
+            [
+                ("10:00:01.500000", "We open at eight."),
+                ("10:00:09.250000", "Sorry, I didn't catch that."),
+            ]
+        ):
+            body = {
+                "turn": n + 1,
+                "timestamps": {"bot_started": f"2026-12-06T{at}Z"},
+                "user": {"final_transcript": "..."},
+                "bot": {"spoken_text": reply},
+            }
+            store.append("turn", "s1", body)
+    base = datetime.datetime(2026, 12, 6, 10, 0, tzinfo=datetime.UTC).timestamp()
+    rows = [
+        TurnRow(
+            1, "echo", "a", "short", "t", 0.0, 1.0, session_id="s1", bot_started_at=base + 1.52
+        ),
+        TurnRow(1, "echo", "b", "short", "t", 0.0, 1.0, session_id="s1", bot_started_at=base + 9.2),
+        TurnRow(1, "echo", "c", "short", "t", 0.0, 1.0, session_id="s1", bot_started_at=base + 30),
+    ]
+    assert fill_replies(rows, db) == 2
+    assert [(r.reply_kind, r.reply) for r in rows] == [
+        ("answer", "We open at eight."),
+        ("reprompt", "Sorry, I didn't catch that."),
+        ("", ""),
+    ]
+    assert fill_replies(rows, tmp_path / "missing.db") == 0
+
+
+def test_cold_concurrent_and_voice_flags(settings):
+    plan = plan_from_args(
+        parse(
+            "--prompts", "heldout", "--voices", "espeak,piper-fast", "--cold", "--callers", "1,2"
+        ),
+        settings,
+    )
+    assert plan.cold and plan.caller_counts == [1, 2]
+    assert [v.name for v in plan.voices] == ["espeak", "piper-fast"]
+    assert plan.systems[0].overrides["tts_warm_phrases"] is False  # nothing pre-synthesized
+    assert all(p.id.startswith("h-") for p in plan.prompts)
+    with pytest.raises(ValueError, match="--cold"):
+        plan_from_args(parse("--cold", "--url", "http://127.0.0.1:1"), settings)
+    with pytest.raises(ValueError, match="--callers"):
+        plan_from_args(parse("--callers", "0"), settings)
+
+
+@pytest.mark.slow
+def test_heldout_cold_run_with_two_voices_and_two_callers(settings, tmp_path, capsys):
+    """Held-out prompts, cold servers, two voices, then two calls at once: every column."""
+    from bench.cli import cmd_bench
+    from bench.run import TurnRow
+
+    out = tmp_path / "bench"
+    args = parse(
+        "--prompts", "heldout", "--only", "h-clinic-03", "--voices", "espeak,piper-fast",
+        "--cold", "--callers", "1,2", "--runs", "1", "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    assert cmd_bench(args, settings) == 0
+    printed = capsys.readouterr().out
+    assert "replies to answered prompts" in printed
+    with open(out / "turns.csv") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == TurnRow.columns()
+    assert {"voice", "mode", "callers", "reply", "reply_kind"} <= set(reader.fieldnames)
+    assert {(r["voice"], r["callers"]) for r in rows} == {
+        ("espeak", "1"),
+        ("piper-fast", "1"),
+        ("espeak", "2"),
+        ("piper-fast", "2"),
+    }
+    assert all(r["mode"] == "cold" for r in rows)
+    answered = [r for r in rows if r["answered"] == "True" and r["server_total_ms"]]
+    assert answered, rows
+    for r in answered:
+        assert r["reply"].strip() and r["reply_kind"] in ("answer", "declined", "reprompt")
+        assert float(r["server_total_ms"]) >= 0
+    assert len(list((out / "servers").iterdir())) == 3  # a fresh server per cold group
