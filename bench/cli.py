@@ -23,6 +23,20 @@ from typing import Any
 from config import EchoSettings
 
 REPORTS_DIR = Path("reports")
+SET_CHOICES = (
+    "all",
+    "short",
+    "paused",
+    "heldout",
+    "heldout-short",
+    "heldout-paused",
+    "heldout2",
+    "heldout2-short",
+    "heldout2-paused",
+    "heldout3",
+    "heldout3-short",
+    "heldout3-paused",
+)
 
 
 def _on_off(value: str) -> bool:
@@ -90,10 +104,10 @@ def add_commands(subparsers) -> None:
     p.add_argument("--runs", type=int, default=3, help="repetitions of the prompt list (3)")
     p.add_argument(
         "--prompts",
-        choices=("all", "short", "paused", "heldout", "heldout-short", "heldout-paused"),
+        choices=SET_CHOICES,
         default="all",
         help="tuning sets: the 10 short prompts, the 5 with a mid-sentence pause, or all "
-        "(default); the frozen held-out set (bench/heldout.py): all, one-breath or paused",
+        "(default); the frozen held-out sets (bench/heldout.py): all, one-breath or paused",
     )
     p.add_argument(
         "--voices",

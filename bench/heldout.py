@@ -13,6 +13,15 @@ Rule (documented so the set can be judged, never edited to suit the code):
 * ``python -m bench.heldout --write`` writes ``bench/data/prompts_heldout.tsv``; the bench
   reads only that file and checks its sha256 (:data:`FROZEN_SHA256`), so the set cannot
   drift with the code. The tuning set is the bench's own ``short`` and ``paused`` prompts.
+
+A second held-out set, ``bench/data/prompts_heldout2.tsv`` (:data:`HELDOUT2_PATH`), was
+written blind: by a writer who saw neither the code nor the turn-taking rules, only the
+clinic vocabulary and a brief (natural, varied caller speech; 30 sentences with one pause
+each, spread over many grammatical places, no two opening alike and none opening like a
+sentence of the other sets; 15 one-breath questions, 10 clinic and 5 general). It was
+frozen (:data:`FROZEN2_SHA256`) before the turn-taking rules it measures were final, and
+evaluated once after. It then served for tuning, and a third set written the same way,
+``bench/data/prompts_heldout3.tsv`` (:data:`HELDOUT3_PATH`), replaced it as the blind one.
 """
 
 from __future__ import annotations
@@ -31,6 +40,10 @@ PAUSE_RANGE = (0.45, 0.7)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 HELDOUT_PATH = DATA_DIR / "prompts_heldout.tsv"
 VOCABULARY = Path(__file__).resolve().parent.parent / "clinic" / "data" / "clinic_vocabulary.json"
+HELDOUT2_PATH = DATA_DIR / "prompts_heldout2.tsv"
+FROZEN2_SHA256 = "c4d9df3f0b9cc2681ed1b2210ed923cac25acfca6e8bce18ac6d95dfc0898aa0"
+HELDOUT3_PATH = DATA_DIR / "prompts_heldout3.tsv"
+FROZEN3_SHA256 = "736d54aefed2cc1a42f6c336d06837fe00247271f602d8f6777544b1e5e9f99c"
 FROZEN_SHA256 = "0adc76b13e0de8c3fc3d8e60943cbb2905251a0e169f8ab80e15faf81f2e8d50"
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
@@ -133,13 +146,14 @@ def write(path: Path = HELDOUT_PATH) -> str:
 
 
 def load(path: Path = HELDOUT_PATH, *, check: bool = True) -> list[Prompt]:
-    """The frozen held-out prompts.
+    """The frozen held-out prompts (the first set by default; :data:`HELDOUT2_PATH` too).
 
     Raises:
         ValueError: The file's sha256 is not the frozen one (it was edited or regenerated).
     """
     data = path.read_bytes()
-    if check and hashlib.sha256(data).hexdigest() != FROZEN_SHA256:
+    frozen = {HELDOUT2_PATH: FROZEN2_SHA256, HELDOUT3_PATH: FROZEN3_SHA256}.get(path, FROZEN_SHA256)
+    if check and hashlib.sha256(data).hexdigest() != frozen:
         raise ValueError(f"{path} is not the frozen held-out set (sha256 differs)")
     rows = csv.DictReader(data.decode().splitlines(), delimiter="\t")
     return [

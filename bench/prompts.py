@@ -92,7 +92,17 @@ PROMPT_SETS: dict[str, tuple[Prompt, ...]] = {
     "all": SHORT + PAUSED,
 }
 # The frozen held-out set (``bench/heldout.py``), read from its file when asked for.
-HELDOUT_SETS = ("heldout", "heldout-short", "heldout-paused")
+HELDOUT_SETS = (
+    "heldout",
+    "heldout-short",
+    "heldout-paused",
+    "heldout2",
+    "heldout2-short",
+    "heldout2-paused",
+    "heldout3",
+    "heldout3-short",
+    "heldout3-paused",
+)
 SET_NAMES = (*PROMPT_SETS, *HELDOUT_SETS)
 
 
@@ -106,12 +116,14 @@ def prompt_set(name: str) -> tuple[Prompt, ...]:
         return PROMPT_SETS[name]
     if name not in HELDOUT_SETS:
         raise ValueError(f"unknown prompt set '{name}': use one of {', '.join(SET_NAMES)}")
-    from bench.heldout import load
+    from bench.heldout import HELDOUT2_PATH, HELDOUT3_PATH, HELDOUT_PATH, load
 
-    prompts = tuple(load())
-    if name == "heldout-short":
+    base, _, part = name.partition("-")
+    paths = {"heldout2": HELDOUT2_PATH, "heldout3": HELDOUT3_PATH}
+    prompts = tuple(load(paths.get(base, HELDOUT_PATH)))
+    if part == "short":
         return tuple(p for p in prompts if not p.paused)
-    if name == "heldout-paused":
+    if part == "paused":
         return tuple(p for p in prompts if p.paused)
     return prompts
 

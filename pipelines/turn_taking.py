@@ -55,8 +55,9 @@ from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFram
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
 # Words a statement rarely ends on: articles, prepositions, conjunctions, possessives and
-# determiners, fillers, and the copula's third-person/plural forms ("The medication I take
-# is"). Other auxiliaries are left out: "Yes, I do." and "I can." are complete answers.
+# determiners, fillers, subject pronouns (a subject still waiting for its verb) and the
+# copula's third-person/plural forms. Other auxiliaries are left out: "Yes, I do." and
+# "I can." are complete answers.
 UNFINISHED_WORDS = frozenset(
     """
     a an the is are was were
@@ -64,39 +65,103 @@ UNFINISHED_WORDS = frozenset(
     without than like as
     and or but so because if that when while although unless whether which
     my your his her its our their these those some any each every
+    i we he she they who whom whose
     um uh er erm uhm hmm
     """.split()
 )
 _TRAILING = re.compile(r"(\.\.\.|…|,|-|–|—)\s*$")
-# Verbs a caller's request goes on after ("I'd like to book …", "Can I see …", "Could you
-# check …"): ending on one of them right after "to" or a modal + pronoun leaves the request
-# without its object. Whisper often closes such a fragment with "." or "?".
+# Verbs that take an object or a complement. After "to" or a modal + pronoun ("… to
+# have", "could you tell"), ending on one leaves the clause without it; Whisper often closes
+# such a fragment with "." or "?".
 OBJECT_VERBS = frozenset(
     """
     book schedule reschedule cancel change move see check make get find ask refill order
-    confirm set arrange
+    confirm set arrange have know tell give take bring send request renew discuss look put
+    pick fill be
     """.split()
 )
+# Of those, the ones that cannot end a clause after any subject either ("I need", "we
+# want", "I've been having"): the object is missing unless a wh-word stands for it.
+NEEDS_OBJECT = frozenset(
+    """
+    need want book schedule reschedule cancel move check make find refill order confirm
+    arrange give tell bring send request renew discuss put having getting taking
+    """.split()
+)
+_PREPOSITIONS = frozenset(
+    """
+    to of in on at for with from by about into onto over under after before between during
+    without than like as
+    """.split()
+)
+_WH_WORDS = frozenset("what which who whom whose how where when why".split())
+_COPULA = frozenset("is are was were".split())
+# Prepositions that also stand alone as adverbs ("the night before?").
+_ADVERBIAL_PREPOSITIONS = frozenset("before after over in on under by".split())
+_PARTICLES = frozenset("up out over back through down".split())  # "look up", "fill out"
 _MODALS = frozenset("can could would will may might should shall".split())
 _PRONOUNS = frozenset("i you we he she they".split())
+_WANTING = frozenset("i'd we'd you'd would".split())  # "I'd like …"
+_ADVERBS = frozenset("just really also still only actually definitely probably been".split())
+# A preposition that can be a verb's particle ("hold on", "sent over", "I think so") ends
+# a clause after a verb; after a noun ("an appointment on") it does not.
+_PARTICLE_ABLE = frozenset("on in over out up down off back through by so".split())
+_PARTICLE_VERBS = frozenset("hold hang speak sign log follow drop think hope guess".split())
+_SENTENCE = re.compile(r"(?<=[.?!])\s+")
+
+
+_ABBREVIATION = re.compile(r"\b(Dr|Mr|Mrs|Ms|St)\.", re.IGNORECASE)
+
+
+def _last_sentence(text: str) -> str:
+    return _SENTENCE.split(_ABBREVIATION.sub(r"\1", text.strip()))[-1]
+
+
+def _is_wh_question(text: str) -> bool:
+    sentence = _last_sentence(text)
+    words = _words(sentence)
+    return sentence.endswith("?") and bool(words) and words[0] in _WH_WORDS
 
 
 def _words(text: str) -> list[str]:
     return [w for w in (re.sub(r"[^\w']", "", t.lower()) for t in text.split()) if w]
 
 
+def _object_form(word: str) -> bool:
+    return word in NEEDS_OBJECT or (word.endswith("s") and word[:-1] in NEEDS_OBJECT)
+
+
 def ends_on_bare_request_verb(text: str) -> bool:
-    """Whether the text ends on a request verb with no object ("I'd like to book.").
+    """Whether the text ends on a verb still waiting for its object or complement.
+
+    * a verb of :data:`OBJECT_VERBS` right after "to" or a modal + pronoun ("… to have",
+      "could you tell"), or followed by a bare particle ("could you look up");
+    * a verb of :data:`NEEDS_OBJECT` after any subject ("I need", "we want"), unless a
+      wh-word in the sentence is its object ("What do I need?");
+    * "like" after "I'd" or "would".
 
     >>> ends_on_bare_request_verb("Can I see?"), ends_on_bare_request_verb("Can I see it?")
     (True, False)
     """
     words = _words(text)
-    if len(words) < 2 or words[-1] not in OBJECT_VERBS:
+    if len(words) < 2:
         return False
-    if words[-2] == "to":
+    last = words[-1]
+    if _is_wh_question(text):
+        return False  # its wh-word is the object: "What do I need to bring?"
+    if last in _PARTICLES and len(words) >= 3:
+        words, last = words[:-1], words[-2]  # the particle's verb
+    if last in OBJECT_VERBS:
+        if words[-2] == "to":
+            return True
+        if len(words) >= 3 and words[-3] in _MODALS and words[-2] in _PRONOUNS:
+            return True
+    if last in ("like", "prefer", "love") and words[-2] in _WANTING:
         return True
-    return len(words) >= 3 and words[-3] in _MODALS and words[-2] in _PRONOUNS
+    if not _object_form(last):
+        return False
+    before = words[-2]
+    return (before in _PRONOUNS or before in _ADVERBS) and not _WH_WORDS & set(words)
 
 
 # A statement that opens on a possessive subject ("My appointment on Monday", "Our
@@ -118,8 +183,10 @@ _IRREGULAR_VERBS = frozenset(
 _REGULAR_VERBS = """
     need want like book schedule reschedule cancel change move see check make get find ask
     refill order confirm set arrange take give start stop expire call help work feel look
-    seem say tell think know keep come go happen remain stay end last begin show switch
+    seem say tell think know keep come go happen remain stay end begin show switch
     cause try use miss forget remember prescribe renew visit wait hurt ache
+    catch repeat hear mean pay accept send fax explain love prefer enjoy appreciate
+    understand recommend answer email text sign follow
     """.split()
 
 
@@ -146,9 +213,146 @@ def is_verbless_subject(text: str) -> bool:
     (True, False)
     """
     words = _words(text)
-    if len(words) < 3 or words[0] not in _POSSESSIVES:
+    if len(words) < 2 or words[0] not in _POSSESSIVES:
         return False
-    return not any(w in VERBS or _CONTRACTION.search(w) for w in words)
+    if len(words) > 6 and "," not in text:
+        return False  # longer and plain: a verb the closed lists miss is likely
+    return not _has_verb(words)
+
+
+def _has_verb(words: list[str]) -> bool:
+    return any(
+        w in VERBS or _CONTRACTION.search(w) or (len(w) > 4 and w.endswith("ed")) for w in words
+    )
+
+
+# Subordinators: a text that is one subordinate clause ("If it's not too much trouble")
+# still owes its main clause.
+_SUBORDINATORS = frozenset("if when because although though since unless whenever".split())
+_AUXILIARIES = frozenset(
+    "can could would will do does did should may might shall is are was were".split()
+)
+# Verbs that take a person and then the thing: "can you tell me" still owes the thing.
+_DITRANSITIVE = frozenset("tell give show send let remind bring".split())
+_OBJECT_PRONOUNS = frozenset("me us him her them".split())
+_FILLERS = frozenset("um uh er erm uhm hmm".split())
+_CONTRACTED_SUBJECT = re.compile(
+    r"^(i|you|he|she|it|we|they|that|there|here|what|who)'(s|m|re|ll|d|ve)$"
+)
+_COMPLEMENTIZERS = frozenset("that whether".split())
+# Verbs of saying and knowing, after which "that" opens a clause (not a pronoun).
+_SAYING = frozenset(
+    "said says told think thought know knew heard hear mean realized noticed sure afraid".split()
+)
+
+
+def _last_clause(text: str) -> str:
+    """The text after its last comma or sentence end."""
+    return re.split(r"[,.;:?!]\s+", _ABBREVIATION.sub(r"\1", text.strip()))[-1]
+
+
+_INDEFINITES = frozenset("somebody someone anybody anyone everyone".split())
+_TITLES = frozenset("dr doctor mr mrs ms nurse".split())
+_DETERMINERS = frozenset("the my your our his her their a an this that".split())
+_SOFTENERS = frozenset("please just also really maybe possibly".split())
+
+
+def _subject(rest: list[str]) -> list[str] | None:
+    """The subject at the start of an inverted clause's remainder (a short guess), if any."""
+    head = rest[0]
+    if head in _PRONOUNS or head == "it":
+        return rest[:1]
+    if head in _TITLES or head in _DETERMINERS:
+        return rest[:2]
+    if head in _INDEFINITES:
+        if len(rest) > 1 and rest[1] in _PREPOSITIONS:
+            return rest[:5]  # "somebody from the office"
+        return rest[:1]
+    return None
+
+
+def _verbless_inversion(clause: list[str]) -> bool:
+    """An inverted question whose subject came and whose verb did not (or lacks its object)."""
+    aux = next((i for i, w in enumerate(clause[:3]) if w in _AUXILIARIES - _COPULA), None)
+    if aux is None or (aux > 0 and clause[0] not in _WH_WORDS):
+        return False
+    rest = clause[aux + 1 :]
+    subject = _subject(rest) if rest else None
+    if subject is None:
+        return False
+    tail = rest[len(subject) :]
+    if not tail:
+        return not (len(subject) == 1 and subject[0] in _PRONOUNS | {"it"})  # "Can I?"
+    if all(w in _SOFTENERS for w in tail):
+        return True  # "could you please"
+    return len(tail) == 1 and tail[0] in OBJECT_VERBS and subject[0] not in _PRONOUNS
+
+
+def _complement_without_verb(words: list[str]) -> bool:
+    """A "that"/"whether" clause opened after a verb, with its subject but no verb yet."""
+    for i in range(len(words) - 2, 0, -1):
+        if words[i] in _COMPLEMENTIZERS and (
+            words[i - 1] in _SAYING or words[i - 1] in _OBJECT_PRONOUNS
+        ):
+            rest = words[i + 1 :]
+            opens = rest[0] in _DETERMINERS or rest[0] in _PRONOUNS
+            return len(rest) >= 2 and opens and not _has_verb(rest)
+    return False
+
+
+_ANSWER_OPENERS = frozenset("yes yeah yep no nope".split())
+# What an inverted question's subject part can end on before its verb.
+_OPEN_SUBJECT_ENDS = frozenset(
+    "please somebody someone anybody anyone guys folks people all".split()
+)
+
+
+def owes_a_part(text: str) -> bool:
+    """Whether the clause is visibly missing a part, whatever its closing punctuation.
+
+    * an inverted question with no verb after its subject ("Could you please", "Do you
+      guys");
+    * a verb that takes a person and a thing with only the person ("can you tell me");
+    * a subject with "have"/"got"/"prefer" and nothing after ("I have", "I've got", "I'd
+      prefer"), unless it answers yes or no ("Yes, I have.");
+    * a lone subordinate clause ("If it's not too much trouble").
+
+    >>> owes_a_part("Could you please?"), owes_a_part("Could you please call me?")
+    (True, False)
+    """
+    words = _words(text)
+    if len(words) < 2:
+        return False
+    first, last = words[0], words[-1]
+    if first in _AUXILIARIES and len(words) <= 4 and last in _OPEN_SUBJECT_ENDS:
+        return True  # "can somebody", "could you please": the verb is still to come
+    if _CONTRACTED_SUBJECT.search(last):
+        return True  # "but he's", "I'm": a contracted auxiliary never ends a clause
+    clause = _words(_last_clause(text))
+    if _verbless_inversion(clause):
+        return True  # "which days does Dr. Castellanos", "could somebody from the office"
+    if last in _MODALS and _WH_WORDS & set(words[:-1]):
+        return True  # "when is the soonest I could"
+    if len(words) > 2 and words[-2:] in (["a", "little"], ["a", "bit"]):
+        return True  # "something a little …"
+    if last in ("someone", "somebody") and words[-2] in ("have", "let", "get", "ask"):
+        return True  # "please have someone …"
+    if len(words) >= 4 and words[-2] in ("what", "which") and words[0] not in _WH_WORDS:
+        return True  # "can you tell me what time …"
+    if _complement_without_verb(words):
+        return True  # "told me that my prescription for sertraline"
+    if last in _OBJECT_PRONOUNS and words[-2] in _DITRANSITIVE:
+        return True
+    if last in ("have", "got", "prefer") and first not in _ANSWER_OPENERS and len(words) <= 3:
+        before = words[-2]
+        if before in _PRONOUNS or before.endswith(("'ve", "'d")) or before in ("would", "also"):
+            return True
+    return (
+        first in _SUBORDINATORS
+        and "," not in text
+        and not _is_wh_question(text)
+        and _has_verb(words[1:])
+    )
 
 
 # A bare acknowledgement is a whole turn as often as the start of one ("Thank you," [pause]
@@ -206,14 +410,37 @@ def looks_unfinished(text: str) -> bool:
     text = text.strip()
     if not text:
         return False
-    if ends_on_bare_request_verb(text) or is_verbless_subject(text):
-        return True
-    if text.endswith(("?", "!")):
-        return False
-    if _TRAILING.search(text):
+    if ends_on_bare_request_verb(text) or is_verbless_subject(text) or owes_a_part(text):
         return True
     words = _words(text)
-    return bool(words) and words[-1] in UNFINISHED_WORDS
+    if len(words) < 2:
+        return _TRAILING.search(text) is not None or (bool(words) and words[0] in _FILLERS)
+    last, wh = words[-1], bool(_WH_WORDS & set(words))
+    if last in _PARTICLE_ABLE and len(words) >= 2:
+        before = words[-2]
+        if before in VERBS or before in _PARTICLE_VERBS or before in _OBJECT_PRONOUNS:
+            return False  # a particle: "hold on", "sent over", "book me in", "I think so"
+    clause = _words(_last_clause(text))
+    if (
+        last in ("that", "this", "those", "these")
+        and words[-2] not in _SAYING
+        and (words[-2] in VERBS or words[-2] in _PREPOSITIONS or words[-2].endswith("n't"))
+    ):
+        return False  # a pronoun object: "I'd like that", "sorry about that"
+    if last in _COPULA and clause and _WH_WORDS & set(clause[1:]):
+        return False  # "… what my copay is" (but "What I'd like is" still owes its part)
+    if text.endswith(("?", "!")):
+        # Whisper closes a rising fragment with "?": "I'm trying to?" is unfinished, but a
+        # question may end on a preposition ("Who is it for?", "the night before?") or an
+        # elliptical subject ("Can I?").
+        if last in _PREPOSITIONS and (wh or last in _ADVERBIAL_PREPOSITIONS):
+            return False
+        if last in _PRONOUNS and words[0] in _AUXILIARIES:
+            return False
+        return last in UNFINISHED_WORDS
+    if _TRAILING.search(text):
+        return True
+    return last in UNFINISHED_WORDS
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,34 @@ def test_looks_unfinished():
     assert not looks_unfinished("The one on Monday.")  # an answer, not a fronted subject
 
 
+def test_unfinished_clauses_by_their_grammar_not_by_their_words():
+    """Sentences in no bench set: what is missing is a part of speech, not a phrase."""
+    for fragment in (
+        "Could you possibly?",  # inversion, softener, no verb yet
+        "Which afternoons does Doctor Amari",  # wh + auxiliary + subject, no verb
+        "We'd love",  # wanting with nothing wanted
+        "My brother's inhaler",  # possessive subject, no verb
+        "The receptionist said that my referral",  # that-clause without its verb
+        "Honestly, they're",  # contracted auxiliary at the end
+        "Would somebody at the front desk",  # indefinite subject with its phrase
+        "If my test results come back normal",  # a lone subordinate clause
+        "Remind me",  # a person, and the thing still to come
+        "I wanted to ask whether?",  # Whisper's "?" on a rising fragment
+    ):
+        assert looks_unfinished(fragment), fragment
+    for whole in (
+        "Could you hold on?",
+        "Do we?",
+        "Who should I speak with?",
+        "I'd like that.",
+        "Can you remind me what my copay was?",
+        "Since last Thursday.",
+        "Please sign me up.",
+        "When will Doctor Amari be back?",
+    ):
+        assert not looks_unfinished(whole), whole
+
+
 def test_is_question_needs_question_words_not_only_a_question_mark():
     assert is_question("What appointments do I have?")
     assert is_question("Do you have a dermatologist available next week?")
