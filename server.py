@@ -480,6 +480,7 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
                 transport = TRANSPORTS["smallwebrtc"].create(
                     connection=connection,
                     audio_prefetch=settings.webrtc_audio_prefetch,
+                    audio_skip_after=settings.webrtc_audio_skip_after,
                     video_in=getattr(variant, "VIDEO_IN", False),
                 )
                 session = runtime.new_session(

@@ -2,9 +2,9 @@
 
 ``python -m bench.serve --port 7870 --settings-json '{"vad_stop_secs": 0.2}'`` builds
 ``EchoSettings(**overrides)`` (environment and ``.env`` still apply underneath) and serves
-``server.create_app`` with uvicorn on 127.0.0.1. The server gives each session a
-:class:`observers.latency.LatencyObserver` that publishes its per-turn breakdown on the data
-channel.
+``server.create_app`` with uvicorn on 127.0.0.1 (``--host``: another address). The server
+gives each session a :class:`observers.latency.LatencyObserver` that publishes its per-turn
+breakdown on the data channel.
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--settings-json", default="{}")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: loopback only)"
+    )
     args = parser.parse_args(argv)
     try:
         overrides = parse_overrides(args.settings_json)
@@ -79,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # ECHO_BENCH_DEBUG=1: DEBUG logs (still scrubbed of transcripts) in <out>/<system>.log
     logs.configure(verbose=os.environ.get("ECHO_BENCH_DEBUG") == "1")
-    settings = settings_class()(**{**overrides, "host": "127.0.0.1", "port": args.port})
+    settings = settings_class()(**{**overrides, "host": args.host, "port": args.port})
     app = server.create_app(settings)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -12,6 +12,7 @@ Each factory takes keyword arguments specific to the transport and returns a Pip
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ def audio_params(cls: type[TransportParams] = TransportParams, **extra: Any) -> 
 AIORTC_AUDIO_PREFETCH = 4
 
 
-def set_audio_jitter_prefetch(connection: Any, prefetch: int) -> int:
+def set_audio_jitter_prefetch(connection: Any, prefetch: int, skip_after: int = 0) -> int:
     """Give the connection's audio receivers a jitter buffer of ``prefetch`` packets.
 
     aiortc's audio jitter buffer holds every frame until four more arrived (80 ms), sized
@@ -47,12 +48,19 @@ def set_audio_jitter_prefetch(connection: Any, prefetch: int) -> int:
     (``receiver._RTCRtpReceiver__jitter_buffer``). Call it before media flows (after the
     offer is answered). Returns the number of receivers changed (0 if aiortc renamed it).
 
+    The buffer is aiortc's own, counting what it does (``transports.jitter_stats``: missing
+    frames, late packets, underruns, depth); the counts are logged once when the connection
+    closes (``audio jitter buffer: {...}``) and readable with :func:`audio_jitter_stats`.
+
     Args:
         connection: A ``SmallWebRTCConnection`` (or anything with ``.pc``).
         prefetch: Packets held back (aiortc's default: 4).
+        skip_after: Give up on a missing packet once this many wait behind it (0: only
+            when the buffer overflows, as aiortc does; see ``transports.jitter_stats``).
     """
-    from aiortc.jitterbuffer import JitterBuffer
     from loguru import logger
+
+    from transports.jitter_stats import CountingJitterBuffer
 
     changed = 0
     for transceiver in connection.pc.getTransceivers():
@@ -62,18 +70,44 @@ def set_audio_jitter_prefetch(connection: Any, prefetch: int) -> int:
         if not hasattr(receiver, "_RTCRtpReceiver__jitter_buffer"):
             logger.warning("aiortc's receiver has no jitter buffer attribute: prefetch unchanged")
             continue
-        receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=16, prefetch=prefetch)
+        receiver._RTCRtpReceiver__jitter_buffer = CountingJitterBuffer(
+            16, prefetch=prefetch, skip_after=skip_after
+        )
         changed += 1
+    if changed:
+        pc = connection.pc
+
+        @pc.on("connectionstatechange")
+        def _log_jitter_stats():
+            if pc.connectionState in ("closed", "failed"):
+                for stats in audio_jitter_stats(connection):
+                    logger.info(f"audio jitter buffer: {json.dumps(stats.as_dict())}")
+
     return changed
 
 
+def audio_jitter_stats(connection: Any) -> list:
+    """Counters of the audio jitter buffers :func:`set_audio_jitter_prefetch` installed."""
+    out = []
+    for transceiver in connection.pc.getTransceivers():
+        buffer = getattr(transceiver.receiver, "_RTCRtpReceiver__jitter_buffer", None)
+        if transceiver.kind == "audio" and hasattr(buffer, "stats"):
+            out.append(buffer.stats)
+    return out
+
+
 def _smallwebrtc(
-    *, connection, video_in: bool = False, audio_prefetch: int | None = None, **_: Any
+    *,
+    connection,
+    video_in: bool = False,
+    audio_prefetch: int | None = None,
+    audio_skip_after: int = 0,
+    **_: Any,
 ):
     from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
-    if audio_prefetch is not None and audio_prefetch != AIORTC_AUDIO_PREFETCH:
-        set_audio_jitter_prefetch(connection, audio_prefetch)
+    if audio_prefetch is not None:  # aiortc's 4 too: the buffer that counts
+        set_audio_jitter_prefetch(connection, audio_prefetch, audio_skip_after)
     return SmallWebRTCTransport(
         webrtc_connection=connection, params=audio_params(video_in_enabled=video_in)
     )
