@@ -116,6 +116,8 @@ class EchoSettings(BaseSettings):
     piper_voice: str = "en_US-joe-medium"
     tts_split_clauses: bool = True  # synthesize a sentence's first clause on its own
     tts_warm_phrases: bool = True  # pre-synthesize the local brain's fixed phrases at start-up
+    # synthesize the local brain's likely reply at the caller's pause (pipelines.speculative_reply)
+    tts_speculative_reply: bool = True
 
     # --- turn taking --------------------------------------------------------------------------
     vad_confidence: float = 0.7
@@ -135,6 +137,10 @@ class EchoSettings(BaseSettings):
     # Audio packets aiortc's jitter buffer holds before handing one on (aiortc: 4 = 80 ms);
     # 1 suits loopback and LANs (transports.set_audio_jitter_prefetch).
     webrtc_audio_prefetch: int = 1
+    # Give up on a missing audio packet once this many wait behind it (0: aiortc's own wait,
+    # until 16 are queued, after which the buffer stays ~300 ms deep for the rest of the call;
+    # 3 keeps it ~60 ms deep under 30 ms jitter + 2% loss: benchmarks/jitter_bench.py).
+    webrtc_audio_skip_after: int = 3
     # Start STT + smart-turn once this much silence is heard, before the VAD stop confirms it
     # (pipelines/speculation.py); a negative value turns the speculation off.
     turn_speculation_secs: float = 0.064

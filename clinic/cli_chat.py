@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from clinic.brain import CallTool, ClinicBrain, Say
@@ -25,20 +25,40 @@ class BrainLoopError(RuntimeError):
     """The brain asked for tools too many times in a row without answering."""
 
 
-async def respond(brain: ClinicBrain, tools: ClinicTools, messages: list[dict]) -> str:
+async def respond(
+    brain: ClinicBrain,
+    tools: ClinicTools,
+    messages: list[dict],
+    *,
+    allowed: Collection[str] | None = None,
+    off_loop: bool = False,
+) -> str | None:
     """Let the brain act on ``messages`` (running its tool calls) until it says something.
 
     Appends every assistant/tool message to ``messages`` and returns the spoken text.
+
+    Args:
+        brain: The dialogue engine.
+        tools: The session's clinic tools.
+        messages: The conversation; extended in place.
+        allowed: Only these tools may run; ``None`` is returned when the brain wants
+            another (a speculative reply follows read-only tools only).
+        off_loop: Ask the brain in a worker thread (the event loop carries a live call).
 
     Raises:
         BrainLoopError: After ``MAX_TOOL_STEPS`` tool calls without a reply.
     """
     for _ in range(MAX_TOOL_STEPS):
-        action = brain.next_action(messages)
+        if off_loop:
+            action = await asyncio.to_thread(brain.next_action, messages)
+        else:
+            action = brain.next_action(messages)
         if isinstance(action, Say):
             messages.append({"role": "assistant", "content": action.text})
             return action.text
         assert isinstance(action, CallTool)
+        if allowed is not None and action.name not in allowed:
+            return None
         call_id = f"call_{uuid.uuid4().hex[:24]}"
         messages.append(
             {

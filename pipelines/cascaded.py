@@ -137,6 +137,43 @@ def user_turn_params(
     )
 
 
+def prepare_replies(session: Session, *, stt, tts, brain, tools, context) -> Any:
+    """Synthesize the local brain's likely reply at each pause (``tts_speculative_reply``).
+
+    Returns the :class:`~pipelines.speculative_reply.ReplyPreparer`, or ``None`` when a
+    service is not local (a cloud STT, LLM or TTS has no speculation or no shared cache).
+    """
+    settings = session.settings
+    phrases = getattr(session.models, "phrases", None)
+    listeners = getattr(stt, "speculation_listeners", None)
+    local_tts = type(tts).__name__ == "LocalPiperTTSService"
+    if not (settings.tts_speculative_reply and brain and phrases is not None and local_tts):
+        return None
+    from pipelines.speculative_reply import ReplyPreparer
+    from pipelines.turn_taking import TurnTaking
+
+    if listeners is None or TurnTaking.from_settings(settings).speculation_secs < 0:
+        return None
+
+    correct = None
+    if session.lexicon is not None and settings.vocabulary_correction:
+        from vocabulary import correct as vocabulary_correct
+
+        def correct(text: str) -> str:
+            return vocabulary_correct(text, session.lexicon).text
+
+    preparer = ReplyPreparer(
+        brain=brain,
+        tools=tools,
+        context=context,
+        phrases=phrases,
+        voice=session.models.piper(),
+        correct=correct,
+    )
+    listeners.append(preparer.on_speculative_transcript)
+    return preparer
+
+
 def build(session: Session) -> PipelineWorker:
     """Build the cascaded pipeline worker for one conversation."""
     settings = session.settings
@@ -158,6 +195,7 @@ def build(session: Session) -> PipelineWorker:
         context, user_params=user_turn_params(settings, pause_listeners=listeners)
     )
 
+    prepare_replies(session, stt=stt, tts=tts, brain=brain, tools=tools, context=context)
     stages = [session.transport.input(), stt]
     if session.lexicon is not None and settings.vocabulary_correction:
         from processors.vocabulary_correction import VocabularyCorrectionProcessor

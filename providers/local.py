@@ -22,6 +22,7 @@ from pipecat.services.tts_service import TTSService
 from config import EchoSettings
 from models import piper_voice_dir
 
+INFLIGHT_WAIT_SECS = 2.0  # longest wait for a piece being synthesized ahead of time
 _CLAUSE_END = re.compile(r"[,;:]\s+|\s+[—–-]\s+")
 
 
@@ -66,6 +67,7 @@ class PhraseCache:
         self._lock = threading.Lock()
         self._max_entries = max_entries
         self._max_chars = max_chars
+        self._inflight: dict[str, threading.Event] = {}  # being synthesized ahead of time
         self.hits = 0
         self.misses = 0
 
@@ -86,14 +88,53 @@ class PhraseCache:
             return pcm
 
     def put(self, text: str, pcm: bytes) -> None:
-        """Keep ``pcm`` for ``text`` (if short enough)."""
-        if len(text) > self._max_chars or not pcm:
-            return
+        """Keep ``pcm`` for ``text`` (if short enough); ends an ahead-of-time synthesis."""
+        key = self.key(text)
         with self._lock:
-            self._entries[self.key(text)] = pcm
-            self._entries.move_to_end(self.key(text))
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            if len(text) <= self._max_chars and pcm:
+                self._entries[key] = pcm
+                self._entries.move_to_end(key)
+                while len(self._entries) > self._max_entries:
+                    self._entries.popitem(last=False)
+            done = self._inflight.pop(key, None)
+        if done is not None:
+            done.set()
+
+    def begin(self, text: str) -> bool:
+        """Claim ``text`` for an ahead-of-time synthesis; end it with :meth:`put` or :meth:`drop`.
+
+        Returns:
+            False when it is cached, already claimed, or too long to cache.
+        """
+        key = self.key(text)
+        with self._lock:
+            if len(text) > self._max_chars or key in self._entries or key in self._inflight:
+                return False
+            self._inflight[key] = threading.Event()
+            return True
+
+    def drop(self, text: str) -> None:
+        """An ahead-of-time synthesis of ``text`` failed: nobody waits for it any longer."""
+        with self._lock:
+            done = self._inflight.pop(self.key(text), None)
+        if done is not None:
+            done.set()
+
+    def wait(self, text: str, timeout: float) -> bytes | None:
+        """The audio for ``text``, waiting up to ``timeout`` s for a synthesis under way.
+
+        Returns ``None`` at once when none is under way (blocking: call it off the loop).
+        """
+        with self._lock:
+            done = self._inflight.get(self.key(text))
+        if done is None or not done.wait(timeout):
+            return self.get(text) if done is None else None
+        return self.get(text)
+
+    def inflight(self, text: str) -> bool:
+        """Whether ``text`` is being synthesized ahead of time."""
+        with self._lock:
+            return self.key(text) in self._inflight
 
     def pcm(self, voice: Any, text: str) -> bytes:
         """The audio for ``text``: cached, or synthesized with ``voice`` and kept (blocking)."""
@@ -292,6 +333,11 @@ class LocalPiperTTSService(TTSService):
         # A piece is a sentence or a clause: Piper renders it in one go anyway.
         if self._phrases is not None and (pcm := self._phrases.get(piece)) is not None:
             return pcm  # no thread hop for a cached phrase
+        if self._phrases is not None and self._phrases.inflight(piece):
+            # Synthesized ahead of time (pipelines.speculative_reply): wait for that one.
+            pcm = await asyncio.to_thread(self._phrases.wait, piece, INFLIGHT_WAIT_SECS)
+            if pcm is not None:
+                return pcm
         pcm = await asyncio.to_thread(synthesize_pcm, self._voice, piece)
         if self._phrases is not None:
             self._phrases.put(piece, pcm)

@@ -9,7 +9,7 @@ correction is a separate processor after it (``VocabularyCorrectionProcessor``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -77,6 +77,10 @@ class EchoWhisperSTTService(WhisperSTTService):
         # (segment audio so far, its transcription) started at a pause; see on_speech_pause
         self._speculation: tuple[bytes, asyncio.Future] | None = None
         self.speculations = 0  # transcriptions started at a pause
+        # Called (on the event loop) with a speculative transcript while it is still current
+        # (pipelines.speculative_reply prepares the reply to it).
+        self.speculation_listeners: list[Callable[[str], None]] = []
+        self._hit: asyncio.Future | None = None  # the last speculation that became a transcript
         self.speculation_hits = 0  # ... whose result became the segment's transcript
         if model_dir is None and transcriber is None:
             raise ValueError("EchoWhisperSTTService needs model_dir or transcriber")
@@ -161,6 +165,23 @@ class EchoWhisperSTTService(WhisperSTTService):
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._speculation = (pcm, future)
         self.speculations += 1
+        if self.speculation_listeners:
+            future.add_done_callback(self._tell_listeners)
+
+    def _tell_listeners(self, future: asyncio.Future) -> None:
+        current = self._speculation
+        if future.cancelled() or future.exception() is not None:
+            return
+        if future is not self._hit and (current is None or current[1] is not future):
+            return  # the caller went on: this transcript no longer covers the segment
+        text = future.result().raw
+        if not text:
+            return
+        for listener in self.speculation_listeners:
+            try:
+                listener(text)
+            except Exception as e:  # noqa: BLE001 - a listener never breaks transcription
+                logger.warning(f"{self}: speculation listener failed: {type(e).__name__}")
 
     async def on_speech_resume(self) -> None:
         """The user spoke again: the speculative transcript no longer covers the segment."""
@@ -174,6 +195,7 @@ class EchoWhisperSTTService(WhisperSTTService):
         if len(audio) < len(pcm) or audio[: len(pcm)] != pcm:
             return None
         self.speculation_hits += 1
+        self._hit = future  # the segment's transcript: listeners still hear of it
         return future
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
