@@ -236,6 +236,8 @@ _AUXILIARIES = frozenset(
 _DITRANSITIVE = frozenset("tell give show send let remind bring".split())
 _OBJECT_PRONOUNS = frozenset("me us him her them".split())
 _FILLERS = frozenset("um uh er erm uhm hmm".split())
+# Discourse openers a question may start with before its question word.
+_OPENERS = _FILLERS | frozenset("so and but okay ok oh well hi hey yeah yes also".split())
 _CONTRACTED_SUBJECT = re.compile(
     r"^(i|you|he|she|it|we|they|that|there|here|what|who)'(s|m|re|ll|d|ve)$"
 )
@@ -396,8 +398,11 @@ def is_question(text: str) -> bool:
     text = text.strip()
     if not text.endswith("?"):
         return False
-    words = _words(text)
-    return bool(words) and words[0] in QUESTION_STARTS
+    for part in (_last_sentence(text), _last_clause(text)):
+        words = [w for w in _words(part) if w not in _OPENERS]  # "Um, so can you …?"
+        if words and words[0] in QUESTION_STARTS:
+            return True
+    return False
 
 
 def looks_unfinished(text: str) -> bool:
@@ -528,8 +533,14 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._overruled = False  # this end of turn comes from the "?" rule
         self._clock = clock
         self._pending_segments = 0
+        self._segments: list[str] = []  # this turn's transcripts
         self._speech_end: float | None = None
         self._hold_task: asyncio.Task | None = None
+
+    @property
+    def turn_text(self) -> str:
+        """Every transcript of this turn, joined (Pipecat's strategy keeps only the last)."""
+        return " ".join(self._segments)
 
     @property
     def pending_segments(self) -> int:
@@ -556,6 +567,7 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def _reset(self):
         self._voice_onset = False
+        self._segments = []
         self._pending_segments = 0
         self._speech_end = None
         await super()._reset()
@@ -583,6 +595,8 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
     async def _handle_transcription(self, frame: TranscriptionFrame):
         if frame.finalized and self._pending_segments > 0:
             self._pending_segments -= 1
+        if frame.text.strip():  # a TranscriptionFrame is a segment's text (interims differ)
+            self._segments.append(frame.text.strip())
         await super()._handle_transcription(frame)
         if self._answerable_question():
             self._turn_complete = self._overruled = True  # the "?" overrules smart-turn
@@ -595,19 +609,19 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             and self._vad_stopped
             and not self._vad_user_speaking
             and self._pending_segments == 0
-            and is_question(self._text)
+            and is_question(self.turn_text)
         )
 
     def required_silence(self) -> float:
         """Seconds of silence this end of turn must have had, given the transcript so far."""
         need = self._min_silence
-        if self._unfinished_hold and looks_unfinished(self._text):
+        if self._unfinished_hold and looks_unfinished(self.turn_text):
             need = max(need, self._unfinished_hold)
         elif self._overruled:
             need = max(need, self._question_silence)
         elif self._unsure():
             need = max(need, self._uncertain_hold)
-        elif self._short_hold and is_acknowledgement(self._text):
+        elif self._short_hold and is_acknowledgement(self.turn_text):
             need = max(need, self._short_hold)
         return need
 
@@ -617,7 +631,7 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             self._uncertain_hold > 0
             and self._probability is not None
             and self._probability < self._uncertain_below
-            and not is_question(self._text)
+            and not is_question(self.turn_text)
         )
 
     async def _maybe_trigger_user_turn_stopped(self):
@@ -642,7 +656,7 @@ class EchoTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             self._timeout_task = None
         logger.debug(
             f"{self}: end of turn (smart-turn p={self._probability}, held for"
-            f" {self.required_silence():.2f} s, question={is_question(self._text)},"
+            f" {self.required_silence():.2f} s, question={is_question(self.turn_text)},"
             f" timeout={self._timeout_expired})"
         )
         await self.trigger_user_turn_stopped()

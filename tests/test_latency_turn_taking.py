@@ -109,6 +109,10 @@ def test_is_question_needs_question_words_not_only_a_question_mark():
     assert not is_question("My appointment on Monday?")  # rising intonation, a statement
     assert not is_question("Tuesday at nine?")
     assert not is_question("What time is it")  # no "?": Whisper heard no question
+    # openers and a leading statement do not hide the question (sentences in no set)
+    assert is_question("Um, so when does the lab open?")
+    assert is_question("My son has a fever since Sunday, could someone see him today?")
+    assert is_question("Okay. And where do I park?")
 
 
 def test_knobs_from_settings(settings):
