@@ -197,6 +197,7 @@ def summary(rows: list[TurnRow], meta: dict[str, Any] | None = None) -> dict[str
             "cutoffs": cutoffs(mine),
             "wer": describe([r.wer for r in mine if r.measured and r.wer is not None]),
             "replies": reply_counts(mine),
+            "audio_gap_ms": describe([r.audio_gap_ms for r in mine if r.audio_gap_ms is not None]),
             "server_vs_client": server_vs_client(mine),
         }
     if "echo" in systems and "vanilla" in systems:
@@ -281,6 +282,12 @@ def render(data: dict[str, Any]) -> str:
                 f"server voice-to-voice vs client gap, per turn: |diff| p50 {diff['p50']:.0f} ms,"
                 f" max {diff['max']:.0f} ms over {diff['n']} turns; server figure negative"
                 f" {diff['server_negative']}, above the client's {diff['server_above_client']}"
+            )
+        stall = sys_data.get("audio_gap_ms") or {}
+        if stall.get("n"):
+            lines.append(
+                f"longest wait between bot audio packets per prompt: p50 {stall['p50']:.0f} ms,"
+                f" max {stall['max']:.0f} ms (packets every 20 ms)"
             )
         gap = stats["client_gap_ms"]
         if gap["p50"] is not None and name.startswith("echo"):

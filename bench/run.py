@@ -87,6 +87,7 @@ class TurnRow:
     status: str = ""
     turn_kind: str = ""  # the server turn's kind: cascaded or speech_to_speech
     wer: float | None = None
+    audio_gap_ms: float | None = None  # longest gap between bot audio packets received
     smart_turn: str = ""
     function_calls: str = ""
     transcript: str = ""
@@ -136,6 +137,7 @@ class Played:
     ended: float  # the last voiced sample was sent
     first_voice: float | None  # first voiced bot audio after ``started``
     answer_voice: float | None  # first voiced bot audio at or after ``ended``
+    audio_gap: float | None = None  # longest wait between received audio packets meanwhile
 
 
 @dataclass
@@ -218,7 +220,19 @@ async def play_prompt(
     first = tracker.first_voiced(started)
     if first is not None:
         await wait_quiet(tracker, quiet, timeout=90.0)
-    return Played(audio.prompt, audio, started, ended, first, answer)
+    gap = longest_gap([t for t, _ in caller.received.chunks if t >= started])
+    return Played(audio.prompt, audio, started, ended, first, answer, gap)
+
+
+def longest_gap(arrivals: list[float]) -> float | None:
+    """The longest time between consecutive packet arrivals.
+
+    The server sends a packet every 20 ms, silence included: a long gap is a stall
+    somewhere on the way (the server's event loop, its CPU, the network).
+    """
+    if len(arrivals) < 2:
+        return None
+    return float(np.max(np.diff(arrivals)))
 
 
 def _first_moment(record: TurnLatency) -> float | None:
@@ -285,6 +299,7 @@ def join(
             split=len(ended) > 1,
             client_gap_ms=_ms(p.answer_voice - p.ended) if p.answer_voice is not None else None,
             server_turns=len(mine),
+            audio_gap_ms=_ms(p.audio_gap),
         )
         if main is not None:
             row.server_total_ms = _ms(main.total)
