@@ -20,23 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.prompts import SET_NAMES
 from config import EchoSettings
 
 REPORTS_DIR = Path("reports")
-SET_CHOICES = (
-    "all",
-    "short",
-    "paused",
-    "heldout",
-    "heldout-short",
-    "heldout-paused",
-    "heldout2",
-    "heldout2-short",
-    "heldout2-paused",
-    "heldout3",
-    "heldout3-short",
-    "heldout3-paused",
-)
 
 
 def _on_off(value: str) -> bool:
@@ -104,7 +91,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--runs", type=int, default=3, help="repetitions of the prompt list (3)")
     p.add_argument(
         "--prompts",
-        choices=SET_CHOICES,
+        choices=SET_NAMES,
         default="all",
         help="tuning sets: the 10 short prompts, the 5 with a mid-sentence pause, or all "
         "(default); the frozen held-out sets (bench/heldout.py): all, one-breath or paused",
