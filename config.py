@@ -116,8 +116,10 @@ class EchoSettings(BaseSettings):
     piper_voice: str = "en_US-joe-medium"
     tts_split_clauses: bool = True  # synthesize a sentence's first clause on its own
     tts_warm_phrases: bool = True  # pre-synthesize the local brain's fixed phrases at start-up
-    # synthesize the local brain's likely reply at the caller's pause (pipelines.speculative_reply)
-    tts_speculative_reply: bool = True
+    # Synthesize the local brain's likely reply at the caller's pause
+    # (pipelines.speculative_reply). Off: on this 2-core machine it competed with the real
+    # turn for the CPU and made the held-out client gap worse (p50 845 vs 703 ms, cold).
+    tts_speculative_reply: bool = False
 
     # --- turn taking --------------------------------------------------------------------------
     vad_confidence: float = 0.7

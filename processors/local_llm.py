@@ -10,6 +10,7 @@ inference, so the pipeline shape is identical with or without a cloud LLM.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -80,7 +81,10 @@ class LocalClinicLLMService(LLMService):
         await self.start_processing_metrics()
         await self.start_ttfb_metrics()
         try:
-            action = self._brain.next_action(standard_messages(frame.context.get_messages()))
+            # Off the event loop: it carries every call's audio on this server, and the brain
+            # (sentence encoder, store reads) takes tens of milliseconds.
+            messages = standard_messages(frame.context.get_messages())
+            action = await asyncio.to_thread(self._brain.next_action, messages)
             await self.stop_ttfb_metrics()
             if isinstance(action, Say):
                 await self._push_llm_text(action.text)
