@@ -473,22 +473,22 @@ async def run_bench(
     import dataclasses
 
     rows: list[TurnRow] = []
-    servers = None if plan.cold else _start(plan)
+    warm = None if plan.cold else _start(plan)
     try:
-        for run, count in ((r, n) for n in plan.caller_counts for r in range(1, plan.runs + 1)):
-            plan = dataclasses.replace(plan, callers=count)
-            for voices in call_groups(plan):
-                if plan.cold:
-                    tag = f"cold-r{run}-{'-'.join(v.name for v in voices)}"
-                    servers = _start(plan, tag)
-                try:
-                    rows += await _call_group(plan, servers, audio, voices, run, on_step)
-                finally:
-                    if plan.cold:
-                        _stop(servers)
+        for count in plan.caller_counts:
+            counted = dataclasses.replace(plan, callers=count)
+            for run in range(1, plan.runs + 1):
+                for voices in call_groups(counted):
+                    tag = f"cold-n{count}-r{run}-{'-'.join(v.name for v in voices)}"
+                    servers = warm if warm is not None else _start(plan, tag)
+                    try:
+                        rows += await _call_group(counted, servers, audio, voices, run, on_step)
+                    finally:
+                        if warm is None:
+                            _stop(servers)
     finally:
-        if servers is not None and not plan.cold:
-            _stop(servers)
+        if warm is not None:
+            _stop(warm)
     return rows
 
 
