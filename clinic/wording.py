@@ -31,6 +31,11 @@ FILLER = "One moment, let me check."
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
+def sentences(text: str) -> list[str]:
+    """``text`` split into sentences as the TTS service receives them."""
+    return [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
+
+
 EMERGENCY = (
     "If this is an emergency, hang up and call 911 now. "
     "If you're safe, I can help with appointments."
@@ -65,8 +70,8 @@ def fixed_phrases() -> list[str]:
                 text = sub.value.strip()
                 if text.endswith((".", "?", "!")) and "{" not in text:
                     texts.add(text)
-    sentences = {part.strip() for text in texts for part in _SENTENCE_END.split(text)}
-    return sorted(p for p in sentences if p[:1].isupper())  # not a literal's tail fragment
+    found = {part for text in texts for part in sentences(text)}
+    return sorted(p for p in found if p[:1].isupper())  # not a literal's tail fragment
 
 
 def spoken_provider(name: str) -> str:

@@ -337,8 +337,7 @@ class AuditObserver(BaseObserver):
             turn = self._turn
             if turn is not None and turn.trigger == "user" and "user_stopped" not in turn.times:
                 # The end of speech as the VAD saw it: its stop, less the silence it waited.
-                stop_ns = int(max(0.0, getattr(frame, "stop_secs", 0.0) or 0.0) * 1e9)
-                turn.mark("speech_end", ts - stop_ns)
+                turn.mark("speech_end", ts - int(max(0.0, frame.stop_secs) * 1e9))
         elif isinstance(frame, UserStartedSpeakingFrame):
             turn = self._turn
             if turn is not None and (turn.bot_active or "user_stopped" in turn.times):

@@ -137,7 +137,7 @@ def user_turn_params(
     )
 
 
-def prepare_replies(session: Session, *, stt, tts, brain, tools, context) -> Any:
+def prepare_replies(session: Session, *, stt, local_tts: bool, brain, tools, context) -> Any:
     """Synthesize the local brain's likely reply at each pause (``tts_speculative_reply``).
 
     Returns the :class:`~pipelines.speculative_reply.ReplyPreparer`, or ``None`` when a
@@ -146,7 +146,6 @@ def prepare_replies(session: Session, *, stt, tts, brain, tools, context) -> Any
     settings = session.settings
     phrases = getattr(session.models, "phrases", None)
     listeners = getattr(stt, "speculation_listeners", None)
-    local_tts = type(tts).__name__ == "LocalPiperTTSService"
     if not (settings.tts_speculative_reply and brain and phrases is not None and local_tts):
         return None
     from pipelines.speculative_reply import ReplyPreparer
@@ -195,7 +194,14 @@ def build(session: Session) -> PipelineWorker:
         context, user_params=user_turn_params(settings, pause_listeners=listeners)
     )
 
-    prepare_replies(session, stt=stt, tts=tts, brain=brain, tools=tools, context=context)
+    prepare_replies(
+        session,
+        stt=stt,
+        local_tts=specs["tts"].local,
+        brain=brain,
+        tools=tools,
+        context=context,
+    )
     stages = [session.transport.input(), stt]
     if session.lexicon is not None and settings.vocabulary_correction:
         from processors.vocabulary_correction import VocabularyCorrectionProcessor

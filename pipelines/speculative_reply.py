@@ -16,20 +16,19 @@ Only with the local brain and the local Piper TTS (the cloud services have no sh
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
 
 from clinic.cli_chat import BrainLoopError, respond
+from clinic.wording import sentences
 from providers.local import split_first_clause, synthesize_pcm
 
 # Tools that only read: a speculative reply may follow them (writes wait for the real turn).
 READ_ONLY_TOOLS = frozenset(
     {"find_provider", "list_open_slots", "find_earliest_slots", "clinic_info"}
 )
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
 def first_piece(reply: str) -> str:
@@ -38,8 +37,8 @@ def first_piece(reply: str) -> str:
     >>> first_piece("Doctor Patel has openings on Tuesday, at 9 AM and 2 PM. Which one?")
     'Doctor Patel has openings on Tuesday,'
     """
-    sentence = _SENTENCE_END.split(reply.strip(), maxsplit=1)[0]
-    return split_first_clause(sentence)[0] if sentence else ""
+    first = sentences(reply)[:1]
+    return split_first_clause(first[0])[0] if first else ""
 
 
 async def speculative_reply(brain: Any, tools: Any, messages: list[dict], text: str) -> str | None:

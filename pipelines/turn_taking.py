@@ -54,20 +54,30 @@ from loguru import logger
 from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
+_PREPOSITIONS = frozenset(
+    """
+    to of in on at for with from by about into onto over under after before between during
+    without than like as
+    """.split()
+)
+_COPULA = frozenset("is are was were".split())
+_FILLERS = frozenset("um uh er erm uhm hmm".split())
 # Words a statement rarely ends on: articles, prepositions, conjunctions, possessives and
 # determiners, fillers, subject pronouns (a subject still waiting for its verb) and the
 # copula's third-person/plural forms. Other auxiliaries are left out: "Yes, I do." and
 # "I can." are complete answers.
-UNFINISHED_WORDS = frozenset(
-    """
-    a an the is are was were
-    to of in on at for with from by about into onto over under after before between during
-    without than like as
-    and or but so because if that when while although unless whether which
-    my your his her its our their these those some any each every
-    i we he she they who whom whose
-    um uh er erm uhm hmm
-    """.split()
+UNFINISHED_WORDS = (
+    frozenset(
+        """
+        a an the
+        and or but so because if that when while although unless whether which
+        my your his her its our their these those some any each every
+        i we he she they who whom whose
+        """.split()
+    )
+    | _PREPOSITIONS
+    | _COPULA
+    | _FILLERS
 )
 _TRAILING = re.compile(r"(\.\.\.|…|,|-|–|—)\s*$")
 # Verbs that take an object or a complement. After "to" or a modal + pronoun ("… to
@@ -88,14 +98,7 @@ NEEDS_OBJECT = frozenset(
     arrange give tell bring send request renew discuss put having getting taking
     """.split()
 )
-_PREPOSITIONS = frozenset(
-    """
-    to of in on at for with from by about into onto over under after before between during
-    without than like as
-    """.split()
-)
 _WH_WORDS = frozenset("what which who whom whose how where when why".split())
-_COPULA = frozenset("is are was were".split())
 # Prepositions that also stand alone as adverbs ("the night before?").
 _ADVERBIAL_PREPOSITIONS = frozenset("before after over in on under by".split())
 _PARTICLES = frozenset("up out over back through down".split())  # "look up", "fill out"
@@ -229,13 +232,12 @@ def _has_verb(words: list[str]) -> bool:
 # Subordinators: a text that is one subordinate clause ("If it's not too much trouble")
 # still owes its main clause.
 _SUBORDINATORS = frozenset("if when because although though since unless whenever".split())
-_AUXILIARIES = frozenset(
-    "can could would will do does did should may might shall is are was were".split()
+_AUXILIARIES = (
+    frozenset("can could would will do does did should may might shall".split()) | _COPULA
 )
 # Verbs that take a person and then the thing: "can you tell me" still owes the thing.
 _DITRANSITIVE = frozenset("tell give show send let remind bring".split())
 _OBJECT_PRONOUNS = frozenset("me us him her them".split())
-_FILLERS = frozenset("um uh er erm uhm hmm".split())
 # Discourse openers a question may start with before its question word.
 _OPENERS = _FILLERS | frozenset("so and but okay ok oh well hi hey yeah yes also".split())
 _CONTRACTED_SUBJECT = re.compile(
@@ -421,7 +423,7 @@ def looks_unfinished(text: str) -> bool:
     if len(words) < 2:
         return _TRAILING.search(text) is not None or (bool(words) and words[0] in _FILLERS)
     last, wh = words[-1], bool(_WH_WORDS & set(words))
-    if last in _PARTICLE_ABLE and len(words) >= 2:
+    if last in _PARTICLE_ABLE:
         before = words[-2]
         if before in VERBS or before in _PARTICLE_VERBS or before in _OBJECT_PRONOUNS:
             return False  # a particle: "hold on", "sent over", "book me in", "I think so"

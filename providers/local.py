@@ -90,15 +90,13 @@ class PhraseCache:
     def put(self, text: str, pcm: bytes) -> None:
         """Keep ``pcm`` for ``text`` (if short enough); ends an ahead-of-time synthesis."""
         key = self.key(text)
-        with self._lock:
-            if len(text) <= self._max_chars and pcm:
+        if len(text) <= self._max_chars and pcm:
+            with self._lock:
                 self._entries[key] = pcm
                 self._entries.move_to_end(key)
                 while len(self._entries) > self._max_entries:
                     self._entries.popitem(last=False)
-            done = self._inflight.pop(key, None)
-        if done is not None:
-            done.set()
+        self.drop(text)
 
     def begin(self, text: str) -> bool:
         """Claim ``text`` for an ahead-of-time synthesis; end it with :meth:`put` or :meth:`drop`.
@@ -114,21 +112,22 @@ class PhraseCache:
             return True
 
     def drop(self, text: str) -> None:
-        """An ahead-of-time synthesis of ``text`` failed: nobody waits for it any longer."""
+        """End a claim on ``text`` (:meth:`put` does it; call it when the synthesis failed)."""
         with self._lock:
             done = self._inflight.pop(self.key(text), None)
         if done is not None:
             done.set()
 
     def wait(self, text: str, timeout: float) -> bytes | None:
-        """The audio for ``text``, waiting up to ``timeout`` s for a synthesis under way.
+        """The cached audio for ``text``, after up to ``timeout`` s for a synthesis under way.
 
-        Returns ``None`` at once when none is under way (blocking: call it off the loop).
+        ``None`` when that synthesis did not finish in time or failed (blocking: call it off
+        the event loop).
         """
         with self._lock:
             done = self._inflight.get(self.key(text))
-        if done is None or not done.wait(timeout):
-            return self.get(text) if done is None else None
+        if done is not None and not done.wait(timeout):
+            return None
         return self.get(text)
 
     def inflight(self, text: str) -> bool:

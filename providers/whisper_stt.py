@@ -77,11 +77,11 @@ class EchoWhisperSTTService(WhisperSTTService):
         # (segment audio so far, its transcription) started at a pause; see on_speech_pause
         self._speculation: tuple[bytes, asyncio.Future] | None = None
         self.speculations = 0  # transcriptions started at a pause
+        self.speculation_hits = 0  # ... whose result became the segment's transcript
+        self._hit: asyncio.Future | None = None  # the last speculation that became a transcript
         # Called (on the event loop) with a speculative transcript while it is still current
         # (pipelines.speculative_reply prepares the reply to it).
         self.speculation_listeners: list[Callable[[str], None]] = []
-        self._hit: asyncio.Future | None = None  # the last speculation that became a transcript
-        self.speculation_hits = 0  # ... whose result became the segment's transcript
         if model_dir is None and transcriber is None:
             raise ValueError("EchoWhisperSTTService needs model_dir or transcriber")
         settings = kwargs.pop("settings", None) or WhisperSTTService.Settings()
