@@ -54,6 +54,8 @@ from loguru import logger
 from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
+from clinic.wording import sentences
+
 _PREPOSITIONS = frozenset(
     """
     to of in on at for with from by about into onto over under after before between during
@@ -110,14 +112,13 @@ _ADVERBS = frozenset("just really also still only actually definitely probably b
 # a clause after a verb; after a noun ("an appointment on") it does not.
 _PARTICLE_ABLE = frozenset("on in over out up down off back through by so".split())
 _PARTICLE_VERBS = frozenset("hold hang speak sign log follow drop think hope guess".split())
-_SENTENCE = re.compile(r"(?<=[.?!])\s+")
 
 
 _ABBREVIATION = re.compile(r"\b(Dr|Mr|Mrs|Ms|St)\.", re.IGNORECASE)
 
 
 def _last_sentence(text: str) -> str:
-    return _SENTENCE.split(_ABBREVIATION.sub(r"\1", text.strip()))[-1]
+    return (sentences(_ABBREVIATION.sub(r"\1", text)) or [""])[-1]
 
 
 def _is_wh_question(text: str) -> bool:
