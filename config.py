@@ -1,8 +1,9 @@
 """Echo settings: one pydantic-settings object, built in ``main()`` and passed down.
 
 Values come from environment variables (``ECHO_*``, plus the providers' usual
-``OPENAI_API_KEY`` / ``DEEPGRAM_API_KEY`` / ``CARTESIA_API_KEY`` / ``GOOGLE_API_KEY``)
-or a ``.env`` file. Secrets are ``SecretStr`` so they never print in a repr or a log line.
+``OPENAI_API_KEY`` / ``DEEPGRAM_API_KEY`` / ``CARTESIA_API_KEY`` / ``GOOGLE_API_KEY`` /
+``ANTHROPIC_API_KEY``) or a ``.env`` file. Secrets are ``SecretStr`` so they never print
+in a repr or a log line.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ class EchoSettings(BaseSettings):
     google_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("GOOGLE_API_KEY", "ECHO_GOOGLE_API_KEY")
     )
+    anthropic_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "ECHO_ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "ECHO_ANTHROPIC_BASE_URL")
+    )
 
     # --- speech-native variant (OpenAI Realtime; Gemini Live; offline local server) ---------
     realtime_provider: Literal["auto", "openai", "local", "gemini"] = "auto"
@@ -87,12 +94,14 @@ class EchoSettings(BaseSettings):
     gemini_live_voice: str = "Charon"
 
     # --- vision variant (images in the call; see vision/) ----------------------------------
-    # "auto": the OpenAI-compatible multimodal endpoint when its URL or key is set, else the
-    # local reader (OCR) with the LLM chosen by llm_provider.
-    vision_provider: Literal["auto", "local", "openai_compatible"] = "auto"
+    # "auto": the OpenAI-compatible multimodal endpoint when its URL or key is set, else
+    # Anthropic Claude when ANTHROPIC_API_KEY is set, else the local reader (OCR) with the
+    # LLM chosen by llm_provider.
+    vision_provider: Literal["auto", "local", "openai_compatible", "anthropic"] = "auto"
     vision_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama)
     vision_model: str = "gpt-4o-mini"
     vision_api_key: SecretStr | None = None
+    vision_anthropic_model: str = "claude-haiku-5-5"  # key: anthropic_api_key
     vision_detail: Literal["auto", "low", "high"] = "auto"
     vision_max_image_bytes: int = 10 * 1024 * 1024
     vision_max_pixels: int = 40_000_000  # more in the header: refused before decoding
@@ -191,6 +200,9 @@ class EchoSettings(BaseSettings):
     audit_queue_size: int = 1000
     audit_keep_audio: bool = False  # write each turn's user/bot audio as WAV (hashes always)
     audit_audio_retention_days: float = 30.0
+    # Keep the copy of each image a model was given (hashes and sizes are always recorded).
+    audit_keep_images: bool = False
+    audit_image_retention_days: float = 30.0
     audit_redact_exports: bool = False  # redact phones / dates of birth / emails in exports
 
     def resolved_clinic_db(self) -> Path:
@@ -214,6 +226,10 @@ class EchoSettings(BaseSettings):
     def audit_audio_dir(self) -> Path:
         """Where turn audio is kept when ``audit_keep_audio`` is on."""
         return self.data_dir / "audit_audio"
+
+    def audit_images_dir(self) -> Path:
+        """Where images are kept when ``audit_keep_images`` is on."""
+        return self.data_dir / "audit_images"
 
     def config_hash(self, variant: str) -> str:
         """sha256 of the variant name and every non-secret setting (for the audit trail)."""

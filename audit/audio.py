@@ -1,5 +1,7 @@
 """Turn audio for the audit trail: hashes always, WAV files only when asked for.
 
+(Kept images, :mod:`vision.conversation`, share the retention purge.)
+
 The audit record always holds the sha256 of the raw PCM (16-bit little-endian)
 of the user's and the bot's audio for a turn. Saving the audio itself is off by
 default; when a recorder is given an ``audio_dir`` it writes one WAV per turn and
@@ -40,11 +42,16 @@ class AudioClip:
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+def safe_name(name: str, default: str) -> str:
+    """``name`` as a file or folder name (unsafe characters replaced, at most 100)."""
+    return _SAFE.sub("_", name)[:100] or default
+
+
 def audio_file_path(
     audio_dir: Path, session_id: str, turn: int | None, who: str, sha256: str
 ) -> Path:
     """Where a turn's audio is saved: ``<dir>/<session>/turn-0003-user-<sha8>.wav``."""
-    session = _SAFE.sub("_", session_id)[:100] or "session"
+    session = safe_name(session_id, "session")
     turn_part = f"{turn:04d}" if isinstance(turn, int) else "none"
     return audio_dir / session / f"turn-{turn_part}-{_SAFE.sub('_', who)}-{sha256[:8]}.wav"
 
@@ -81,13 +88,24 @@ def purge_audio(audio_dir: Path, *, retention_days: float, now: float | None = N
     Returns:
         Number of files removed.
     """
+    return purge_kept(audio_dir, "*/turn-*.wav", retention_days=retention_days, now=now)
+
+
+def purge_kept(
+    folder: Path, pattern: str, *, retention_days: float, now: float | None = None
+) -> int:
+    """Remove files matching ``pattern`` under ``folder`` older than the retention period.
+
+    Returns:
+        Number of files removed.
+    """
     if retention_days < 0:
         raise ValueError("retention_days must be >= 0")
-    if not audio_dir.is_dir():
+    if not folder.is_dir():
         return 0
     cutoff = (time.time() if now is None else now) - retention_days * 86400
     removed = 0
-    for path in audio_dir.glob("*/turn-*.wav"):
+    for path in folder.glob(pattern):
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()

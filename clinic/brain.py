@@ -253,7 +253,7 @@ class ClinicBrain(BookingDialogue, AppointmentsDialogue, CareDialogue, VisionDia
                 elif state.image_new:
                     heard_user = True
                     state.need = CallTool("read_image", {"question": ""})
-                    state.image_new, state.reply = False, None
+                    state.reply = None
             elif role == "assistant":
                 if _parse_content(message.get("content")).strip():
                     state.greeted = True
@@ -265,6 +265,8 @@ class ClinicBrain(BookingDialogue, AppointmentsDialogue, CareDialogue, VisionDia
                     except (TypeError, ValueError):
                         arguments = {}
                     calls[call.get("id", "")] = (function.get("name", ""), arguments)
+                    if function.get("name") == "read_image":
+                        state.image_new = False  # the newest image has been looked at
             elif role == "tool":
                 name, arguments = calls.get(message.get("tool_call_id", ""), ("", {}))
                 self._on_tool(state, name, arguments, _parse_content(message.get("content")))

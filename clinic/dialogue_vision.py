@@ -40,7 +40,6 @@ class VisionDialogue:
         """Read the image when one is new or the words are about something shown."""
         if not self.vision or not (s.image_new or _SHOWN.search(h.text)):
             return False
-        s.image_new = False
         s.need = CallTool("read_image", {"question": h.raw})
         return True
 

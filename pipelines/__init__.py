@@ -213,6 +213,8 @@ def availability(settings: EchoSettings) -> list[dict[str, Any]]:
                 "available": not missing,
                 "missing": missing,
                 "default": name == DEFAULT_PIPELINE,
+                # The caller can show it images (upload; camera over SmallWebRTC).
+                "images": bool(getattr(module, "VIDEO_IN", False)),
             }
         )
     return out

@@ -15,6 +15,12 @@ Gemini Live, chosen by ``ECHO_REALTIME_PROVIDER``:
 Bookings go through the same :class:`clinic.tools.ClinicTools` as the cascaded variant, so a
 booking made by voice here lands in the same store. Input transcription stays on so the audit
 trail has what the user said.
+
+The caller can show the model images, as in the vision variant: an upload
+(``POST /api/vision/image``) and, over SmallWebRTC, the camera, one frame taken as the caller
+starts speaking and sent only when the scene has changed. Both reach the model as Pipecat's
+``InputImageRawFrame``, which the Realtime service sends as an ``input_image`` item and Gemini
+Live as video input; Echo's offline server reads them with the local reader (OCR).
 """
 
 from __future__ import annotations
@@ -31,12 +37,16 @@ from clinic.tools import TOOLS_SCHEMA
 from config import EchoSettings
 from pipelines import Session, attach_session_events, clinic_brain_and_tools, worker_options
 from pipelines.cascaded import SYSTEM_PROMPT
+from vision.conversation import VisionConversation
+from vision.processors import CameraFrameGrabber, capture_camera_on_connect
 
 DESCRIPTION = (
     "speech-to-speech (OpenAI Realtime or Gemini Live) + clinic tools; "
     "offline: Echo's local Realtime server"
 )
 
+VIDEO_IN = True  # the server opens SmallWebRTC with video in: the caller may share a camera
+CAMERA_TRANSPORTS = ("smallwebrtc",)
 OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
 PROVIDERS = ("auto", "openai", "local", "gemini")
 
@@ -233,9 +243,19 @@ def build(session: Session) -> PipelineWorker:
     context = LLMContext(messages=[], tools=TOOLS_SCHEMA)
     aggregators = LLMContextAggregatorPair(context)
 
+    images = VisionConversation(
+        settings=session.settings,
+        lexicon=session.lexicon,
+        audit=session.audit,
+        session_id=session.session_id,
+        camera=session.transport_name in CAMERA_TRANSPORTS,
+        to_model=True,
+    )
+    session.vision = images
     pipeline = Pipeline(
         [
             session.transport.input(),
+            CameraFrameGrabber(conversation=images, prefetch=images.camera),
             aggregators.user(),
             llm,
             session.transport.output(),
@@ -253,6 +273,9 @@ def build(session: Session) -> PipelineWorker:
         processor_unusable_policy=ProcessorUnusablePolicy.END,
     )
 
+    images.worker = worker
+    if images.camera:
+        capture_camera_on_connect(session.transport)
     if owned_server is not None:
 
         @worker.event_handler("on_pipeline_finished")

@@ -37,7 +37,7 @@ from pipelines.cascaded import SYSTEM_PROMPT, user_turn_params
 from processors.caller_cues import CallerCuesProcessor
 from processors.filler import attach_filler
 from vision.conversation import VisionConversation
-from vision.processors import CameraFrameGrabber, ImageHistoryLimiter
+from vision.processors import CameraFrameGrabber, ImageHistoryLimiter, capture_camera_on_connect
 from vision.providers import create_vision_llm, select_vision
 from vision.tools import READ_IMAGE_SCHEMA, VisionTools
 
@@ -71,7 +71,7 @@ def build(session: Session) -> PipelineWorker:
     """Build the vision pipeline worker for one conversation."""
     settings = session.settings
     specs = {kind: providers.select(kind, settings) for kind in providers.PROVIDERS}
-    vision_model = select_vision(settings) == "openai_compatible"
+    vision_model = select_vision(settings) != "local"
     local_llm = specs["llm"].local and not vision_model
     brain, clinic_tools = clinic_brain_and_tools(session, local=local_llm, vision=True)
     ctx = provider_context(session, brain)
@@ -83,6 +83,7 @@ def build(session: Session) -> PipelineWorker:
         settings=settings,
         lexicon=session.lexicon,
         audit=session.audit,
+        session_id=session.session_id,
         camera=session.transport_name in CAMERA_TRANSPORTS,
     )
     session.vision = conversation
@@ -131,7 +132,7 @@ def build(session: Session) -> PipelineWorker:
     conversation.worker = worker
     attach_session_events(worker, session)
     if conversation.camera:
-        _capture_camera_on_connect(session, latest=settings.vision_camera_mode == "latest")
+        capture_camera_on_connect(session.transport, latest=settings.vision_camera_mode == "latest")
     return worker
 
 
@@ -150,15 +151,3 @@ def _filler_while_reading(llm, tts, conversation: VisionConversation) -> None:
         names = [c.function_name for c in function_calls]
         if "read_image" in names and not await conversation.reading_ready(FILLER_GRACE_SECS):
             await tts.queue_frame(TTSSpeakFrame(FILLER))
-
-
-def _capture_camera_on_connect(session: Session, *, latest: bool) -> None:
-    """Capture the caller's camera: frames only on request, or one a second (``latest``)."""
-
-    @session.transport.event_handler("on_client_connected")
-    async def capture_camera(transport, client):
-        peer = transport.get_client_id(client)
-        if latest:
-            await transport.capture_participant_video(peer, framerate=1)
-        else:
-            await transport.capture_participant_video(peer, on_request_only=True)

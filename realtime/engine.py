@@ -1,8 +1,9 @@
 """The local models behind the offline Realtime server: cascaded inside.
 
-Silero VAD (per connection), faster-whisper (shared), Echo's clinic brain (per connection)
-and Piper (shared). Every call here is blocking: the server runs them with
-``asyncio.to_thread`` so the event loop never waits on a model.
+Silero VAD (per connection), faster-whisper (shared), Echo's clinic brain (per connection),
+Piper (shared) and the local image reader (OCR, for ``input_image`` parts). Every call here
+is blocking: the server runs them with ``asyncio.to_thread`` so the event loop never waits
+on a model.
 """
 
 from __future__ import annotations
@@ -131,6 +132,16 @@ class LocalEngine:
             analyzer = self._smart_turn
         result = analyzer._predict_endpoint(to_float(pcm16k))
         return result["prediction"] == 1
+
+    # --- images ------------------------------------------------------------------------
+
+    def read(self, prepared: Any) -> dict:
+        """The local reader's reading (OCR, vocabulary matches) of a prepared image."""
+        from vision.reader import read_image
+
+        ref = prepared.ref
+        image = prepared.pil()
+        return read_image(image, lexicon=self.lexicon, source=ref.source, sha256=ref.sha256)
 
     # --- speech out -------------------------------------------------------------------
 

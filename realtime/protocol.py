@@ -517,7 +517,7 @@ def _apply_audio(new: dict, audio: Any, old: dict, event: dict) -> None:
 # --- conversation items ---------------------------------------------------------------------
 
 _CONTENT_TYPES = {
-    "user": ("input_text", "input_audio", "text"),
+    "user": ("input_text", "input_audio", "input_image", "text"),
     "system": ("input_text", "text"),
     "assistant": ("output_text", "text", "output_audio", "audio"),
 }
@@ -568,6 +568,8 @@ def check_item(item: Any, event: dict, known_call_ids: set[str]) -> dict[str, An
                     continue
                 decode_audio({"audio": audio, "event_id": event.get("event_id")})
                 parts.append({"type": "input_audio", "audio": audio, "transcript": None})
+            elif ptype == "input_image":
+                parts.append(check_image_part(part, p, event))
             elif ptype in ("output_audio", "audio"):
                 parts.append(
                     {"type": "output_audio", "transcript": str(part.get("transcript") or "")}
@@ -623,6 +625,52 @@ def check_item(item: Any, event: dict, known_call_ids: set[str]) -> dict[str, An
     return out
 
 
+IMAGE_DETAILS = ("auto", "low", "high")
+_DATA_URL = re.compile(r"data:(image/[\w.+-]+);base64,", re.IGNORECASE)
+
+
+def check_image_part(part: dict, param: str, event: dict) -> dict[str, Any]:
+    """Validate an ``input_image`` part: a base64 ``data:image/…`` URL and a known detail.
+
+    Only the URL's form is checked here; whether the bytes are an image the server can read
+    is decided when the item is added (:mod:`realtime.images`).
+
+    Raises:
+        ProtocolError: no data URL, not base64, or an unknown ``detail``.
+
+    """
+    url = part.get("image_url")
+    match = _DATA_URL.match(url) if isinstance(url, str) else None
+    if match is None:
+        raise _fail(
+            "invalid_value",
+            "an input_image part needs 'image_url' as a base64 data:image/... URL",
+            f"{param}.image_url",
+            event,
+        )
+    try:
+        base64.b64decode(url[match.end() :], validate=True)
+    except (ValueError, binascii.Error):
+        raise _fail(
+            "invalid_value", "the image data URL is not valid base64", f"{param}.image_url", event
+        ) from None
+    detail = part.get("detail", "auto")
+    if detail not in IMAGE_DETAILS:
+        raise _fail(
+            "invalid_value",
+            f"'detail' must be one of {', '.join(IMAGE_DETAILS)}",
+            f"{param}.detail",
+            event,
+        )
+    return {"type": "input_image", "image_url": url, "detail": detail}
+
+
+def image_bytes(part: dict[str, Any]) -> bytes:
+    """The bytes of a checked ``input_image`` part."""
+    url = part["image_url"]
+    return base64.b64decode(url[url.index(",") + 1 :])
+
+
 def item_text(item: dict[str, Any]) -> str:
     """The text of a message item (typed text or audio transcript)."""
     texts = []
@@ -664,6 +712,9 @@ def messages_for_brain(instructions: str, items: list[dict[str, Any]]) -> list[d
         messages.append({"role": "system", "content": instructions})
     for item in items:
         kind = item["type"]
+        # What the server did for this item out of the client's sight (an image read for
+        # the reply, see realtime.images) comes before it, so the brain replays it.
+        messages.extend(item.get("_prelude") or [])
         if kind == "message":
             text = item_text(item)
             if item["role"] == "user" and (saved := unpack_saved_conversation(text)) is not None:
@@ -672,6 +723,15 @@ def messages_for_brain(instructions: str, items: list[dict[str, Any]]) -> list[d
             role = item["role"]
             if role == "system":
                 role = "user" if messages and messages[-1]["role"] != "system" else "system"
+            images = [p for p in item.get("content") or [] if p.get("type") == "input_image"]
+            if role == "user" and images:
+                content: Any = [{"type": "text", "text": text}]
+                content += [
+                    {"type": "image_url", "image_url": {"url": f"item:{item['id']}:{i}"}}
+                    for i in range(len(images))
+                ]
+                messages.append({"role": role, "content": content})
+                continue
             messages.append({"role": role, "content": text})
         elif kind == "function_call":
             messages.append(

@@ -27,6 +27,7 @@ from loguru import logger
 from websockets.exceptions import ConnectionClosed
 
 from realtime.engine import InputResampler, LocalEngine, VoiceScorer
+from realtime.images import READ_IMAGE, ImageReadings, tool_exchange
 from realtime.protocol import (
     BYTES_PER_MS,
     SAMPLE_RATE,
@@ -222,6 +223,7 @@ class _Response:
         self.task: asyncio.Task | None = None
         self.created = False  # response.created sent
         self.status_details: dict[str, Any] | None = None
+        self.prelude: list[dict[str, Any]] = []  # work done out of the client's sight
 
 
 class RealtimeConnection:
@@ -241,6 +243,7 @@ class RealtimeConnection:
         self.response_owed = False  # a turn ended while a response was speaking
         self._send_lock = asyncio.Lock()
         self._brain: Any = None
+        self.images = ImageReadings(self.engine.read)  # input_image parts, read locally
         # input audio
         self.buffer = bytearray()  # 24 kHz PCM16 since the last commit/clear
         self.buffer_start_ms = 0  # session audio time of buffer[0]
@@ -303,6 +306,7 @@ class RealtimeConnection:
 
     async def shutdown(self) -> None:
         """Cancel work in flight and release the per-connection models."""
+        self.images.close()
         tasks = list(self.transcripts.values())
         if self.response and self.response.task:
             tasks.append(self.response.task)
@@ -343,10 +347,13 @@ class RealtimeConnection:
         return None
 
     def _public(self, item: dict[str, Any]) -> dict[str, Any]:
-        """An item as sent to the client (no base64 audio echoed back)."""
-        out = dict(item)
+        """An item as sent to the client (no base64 audio or image echoed back)."""
+        out = {k: v for k, v in item.items() if not k.startswith("_")}
         if "content" in out:
-            out["content"] = [{k: v for k, v in p.items() if k != "audio"} for p in out["content"]]
+            out["content"] = [
+                {k: v for k, v in p.items() if k not in ("audio", "image_url")}
+                for p in out["content"]
+            ]
         return out
 
     def _previous_id(self) -> str | None:
@@ -578,6 +585,7 @@ class RealtimeConnection:
             raise self._error(
                 "item_duplicate_id", f"an item with id '{item['id']}' exists", event, "item.id"
             )
+        await self.images.add(item, event)  # an unusable image refuses the item
         previous = event.get("previous_item_id")
         if previous is None or previous == "root" and not self.items:
             index = len(self.items)
@@ -765,10 +773,19 @@ class RealtimeConnection:
             await self._announce(response)
             if self._brain is None:
                 self._brain = await asyncio.to_thread(self.engine.brain_factory)
+            # The brain looks at images only once the client has sent one.
+            self._brain.vision = bool(self.images)
             messages = messages_for_brain(response.instructions, self.items)
             action = await asyncio.to_thread(self._brain.next_action, messages)
             tool_names = {t["name"] for t in response.tools}
             name = getattr(action, "name", None)
+            if name == READ_IMAGE and name not in tool_names:
+                # The "model" looks at the image itself (realtime.images).
+                result = await self.images.answer(str(action.arguments.get("question") or ""))
+                response.prelude = tool_exchange(action.arguments, result)
+                messages += response.prelude
+                action = await asyncio.to_thread(self._brain.next_action, messages)
+                name = getattr(action, "name", None)
             if name is not None and response.tool_choice != "none" and name in tool_names:
                 await self._emit_function_call(response, name, action.arguments)
             else:
@@ -801,20 +818,24 @@ class RealtimeConnection:
     async def _add_output_item(self, response: _Response, item: dict[str, Any]) -> int:
         index = len(response.output)
         previous = self._previous_id()
+        if not response.output and response.prelude:
+            item["_prelude"] = response.prelude  # kept for the brain, never sent
         response.output.append(item)
         self.items.append(item)
+        public = self._public(item)
         await self.emit(
-            "response.output_item.added", response_id=response.id, output_index=index, item=item
+            "response.output_item.added", response_id=response.id, output_index=index, item=public
         )
-        await self.emit("conversation.item.added", previous_item_id=previous, item=item)
+        await self.emit("conversation.item.added", previous_item_id=previous, item=public)
         return index
 
     async def _finish_output_item(self, response: _Response, index: int, item: dict) -> None:
         item["status"] = "completed"
+        public = self._public(item)
         await self.emit(
-            "response.output_item.done", response_id=response.id, output_index=index, item=item
+            "response.output_item.done", response_id=response.id, output_index=index, item=public
         )
-        await self.emit("conversation.item.done", previous_item_id=None, item=item)
+        await self.emit("conversation.item.done", previous_item_id=None, item=public)
 
     async def _emit_function_call(self, response: _Response, name: str, arguments: dict) -> None:
         call_id = new_id("call")

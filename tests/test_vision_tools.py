@@ -120,7 +120,7 @@ def test_same_scene_compares_frames_coarsely():
     from pipecat.frames.frames import UserImageRawFrame
 
     from tests.vision_drawings import skin_photo
-    from vision.tools import same_scene
+    from vision.images import same_scene
 
     def frame(img):
         return UserImageRawFrame(image=img.tobytes(), size=img.size, format="RGB")
@@ -130,3 +130,46 @@ def test_same_scene_compares_frames_coarsely():
     assert same_scene(frame(a), frame(noisy))
     assert not same_scene(frame(a), frame(skin_photo(size=(320, 180))))
     assert not same_scene(frame(a), frame(error_dialog(size=(640, 360))))
+
+
+class Submitted:
+    """An audit recorder stand-in that keeps what it was given."""
+
+    def __init__(self):
+        self.records = []
+
+    def submit(self, kind, body):
+        self.records.append((kind, body))
+
+
+async def test_images_are_kept_only_when_asked_and_purged_after_retention(settings, lexicon):
+    import hashlib
+    import os
+    import time
+
+    from audit.audio import purge_kept
+
+    data = encoded(pill_label(), "PNG")
+    for keep in (False, True):
+        audit = Submitted()
+        conv = VisionConversation(
+            settings=settings.model_copy(update={"audit_keep_images": keep}),
+            lexicon=lexicon,
+            audit=audit,
+            session_id="sess/../1",
+            to_model=True,  # no reading started: only the record is about
+        )
+        await conv.add_upload(prepare(data, source="upload"))
+        (kind, body), *_ = audit.records
+        assert kind == "image" and body["image"]["sha256"] == hashlib.sha256(data).hexdigest()
+        if not keep:
+            assert "kept" not in body and not settings.audit_images_dir().exists()
+            continue
+        path = settings.audit_images_dir() / body["kept"]["file"]
+        assert path.parent.parent == settings.audit_images_dir()  # no escape from the folder
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == body["kept"]["sha256"]
+        old = time.time() - 3 * 86400
+        os.utime(path, (old, old))
+        assert purge_kept(settings.audit_images_dir(), "*/*.*", retention_days=5) == 0
+        assert purge_kept(settings.audit_images_dir(), "*/*.*", retention_days=2) == 1
+        assert not path.exists()

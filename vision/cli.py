@@ -63,6 +63,8 @@ def run_look(args: argparse.Namespace, settings: EchoSettings) -> int:
     provider = select_vision(settings)
     if provider == "openai_compatible":
         answer, offer = ask_vision_model(settings, prepared, args.question), None
+    elif provider == "anthropic":
+        answer, offer = ask_claude(settings, prepared, args.question), None
     elif args.brain:
         answer = asyncio.run(ask_local_brain(settings, lexicon, prepared, args.question))
         provider = "local brain"
@@ -135,3 +137,31 @@ def ask_vision_model(settings: EchoSettings, prepared, question: str) -> str:
         ],
     )
     return (reply.choices[0].message.content or "").strip()
+
+
+def ask_claude(settings: EchoSettings, prepared, question: str) -> str:
+    """One Messages API call with the image, to Claude (``ECHO_VISION_ANTHROPIC_MODEL``)."""
+    import base64
+
+    from anthropic import Anthropic
+
+    from pipelines.vision import VISION_PROMPT
+
+    client = Anthropic(
+        api_key=settings.secret("anthropic_api_key"), base_url=settings.anthropic_base_url
+    )
+    image = {
+        "type": "image",
+        "source": {
+            "type": "base64",
+            "media_type": prepared.mime,
+            "data": base64.b64encode(prepared.data).decode("ascii"),
+        },
+    }
+    with client.messages.stream(
+        model=settings.vision_anthropic_model,
+        max_tokens=300,
+        system="You are Echo, a clinic's voice assistant." + VISION_PROMPT,
+        messages=[{"role": "user", "content": [image, {"type": "text", "text": question}]}],
+    ) as stream:
+        return stream.get_final_text().strip()

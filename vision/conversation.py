@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import io
 import time
 from collections.abc import Callable
@@ -38,6 +39,14 @@ def image_message(prepared: PreparedImage, *, detail: str = "auto", note: str = 
             {"type": "image_url", "image_url": {"url": url, "detail": detail}},
         ],
     }
+
+
+def model_frame(prepared: PreparedImage) -> Any:
+    """The model copy of an image as the raw RGB frame Pipecat's realtime services take."""
+    from pipecat.frames.frames import InputImageRawFrame
+
+    img = prepared.pil().convert("RGB")
+    return InputImageRawFrame(image=img.tobytes(), size=img.size, format="RGB")
 
 
 def bound_images(messages: list[Any], keep: int) -> int:
@@ -82,6 +91,8 @@ class VisionConversation:
         audit: Any | None = None,
         camera: bool = False,
         reader: Callable[..., dict] = read_image,
+        to_model: bool = False,
+        session_id: str = "",
     ):
         """Create the state for one call.
 
@@ -91,12 +102,18 @@ class VisionConversation:
             audit: The session's audit recorder (``submit(kind, body)``) or None.
             camera: Whether the transport can deliver camera frames.
             reader: ``(image, lexicon=, source=, sha256=) → reading``.
+            to_model: The model takes images itself as ``InputImageRawFrame`` (a
+                speech-to-speech service): uploads and camera frames are forwarded to it
+                instead of going into a chat context and the local reader.
+            session_id: The call's session (names its folder of kept images).
         """
         self.settings = settings
         self.lexicon = lexicon
         self.audit = audit
         self.camera = camera
         self.reader = reader
+        self.to_model = to_model
+        self.session_id = session_id
         self.current: PreparedImage | None = None
         self.unread = False  # the current image arrived after the last reading
         self.history: list[dict] = []  # references of every image of the call
@@ -106,6 +123,7 @@ class VisionConversation:
         self.tool_ms: list[float] = []  # read_image call → result, for the benchmarks
         # "prefetch" mode: the frame taken as the caller started speaking, being read
         self.prefetched: tuple[float, Any, asyncio.Task] | None = None
+        self._forwarded: Any | None = None  # the last camera frame sent to the model
         self._readings: dict[str, dict] = {}
         self._pending: dict[str, asyncio.Task] = {}
 
@@ -124,25 +142,51 @@ class VisionConversation:
         the caller asks about the image.
         """
         self.set_current(prepared)
-        self.start_reading(prepared)
         self.record(prepared, None, event="received")
-        if self.worker is not None:
-            from pipecat.frames.frames import (
-                LLMMessagesAppendFrame,
-                OutputTransportMessageUrgentFrame,
-            )
+        if self.to_model:
+            to_model = await asyncio.to_thread(model_frame, prepared)
+        else:
+            self.start_reading(prepared)
+            from pipecat.frames.frames import LLMMessagesAppendFrame
 
             message = image_message(
                 prepared,
                 detail=self.settings.vision_detail,
                 note="The caller uploaded this image.",
             )
-            await self.worker.queue_frames(
-                [
-                    LLMMessagesAppendFrame(messages=[message], run_llm=False),
-                    OutputTransportMessageUrgentFrame(message=self.client_message(prepared)),
-                ]
-            )
+            to_model = LLMMessagesAppendFrame(messages=[message], run_llm=False)
+        if self.worker is not None:
+            from pipecat.frames.frames import OutputTransportMessageUrgentFrame
+
+            client = OutputTransportMessageUrgentFrame(message=self.client_message(prepared))
+            await self.worker.queue_frames([to_model, client])
+
+    async def camera_to_model(self, frame: Any) -> Any | None:
+        """A camera frame for a speech-to-speech model, or None when the scene is unchanged.
+
+        The frame becomes the current image (audited, shown on the page) and is returned
+        downscaled as an ``InputImageRawFrame``.
+        """
+        from vision.images import prepare_rgb, same_scene
+
+        if self._forwarded is not None and same_scene(self._forwarded, frame):
+            return None
+        self._forwarded = frame
+        prepared = await asyncio.to_thread(
+            prepare_rgb,
+            frame.image,
+            frame.size,
+            pixel_format=frame.format or "RGB",
+            max_side=self.settings.vision_max_side,
+        )
+        self.set_current(prepared, unread=False)
+        self.record(prepared, None, event="received")
+        if self.worker is not None:
+            from pipecat.frames.frames import OutputTransportMessageUrgentFrame
+
+            message = await asyncio.to_thread(self.client_message, prepared)
+            await self.worker.queue_frames([OutputTransportMessageUrgentFrame(message=message)])
+        return await asyncio.to_thread(model_frame, prepared)
 
     def client_message(self, prepared: PreparedImage) -> dict:
         """The data-channel message telling the page which image is current."""
@@ -227,6 +271,21 @@ class VisionConversation:
 
     # --- audit ----------------------------------------------------------------------------
 
+    def _keep(self, prepared: PreparedImage) -> dict[str, Any]:
+        """Write the model copy under the kept-images folder; where, and its digest."""
+        ext = prepared.mime.split("/")[-1].replace("jpeg", "jpg")
+        from audit.audio import safe_name
+
+        name = f"{safe_name(self.session_id, 'session')}/{prepared.ref.sha256}.{ext}"
+        path = self.settings.audit_images_dir() / name
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(prepared.data)
+        except OSError as e:
+            logger.warning(f"vision: image not kept: {type(e).__name__}")
+            return {"error": type(e).__name__}
+        return {"file": name, "sha256": hashlib.sha256(prepared.data).hexdigest()}
+
     def record(self, prepared: PreparedImage | None, result: dict | None, *, event: str) -> None:
         """Audit an image event by reference: digest, size, type, pixels, source, output."""
         if self.audit is None:
@@ -235,6 +294,8 @@ class VisionConversation:
         if prepared is not None:
             body["image"] = prepared.ref.to_dict()
             body["model_copy"] = {"mime": prepared.mime, "size": list(prepared.size)}
+            if event == "received" and getattr(self.settings, "audit_keep_images", False):
+                body["kept"] = self._keep(prepared)
         if result is not None:
             body["produced"] = {
                 k: result.get(k)

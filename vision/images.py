@@ -21,8 +21,9 @@ import hashlib
 import io
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 from PIL import Image, ImageOps
 
 Source = Literal["camera", "upload"]
@@ -237,3 +238,18 @@ def _pil_format(mime: str) -> str:
 
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):g} MB"
+
+
+SAME_SCENE_MAX_DIFF = 12.0  # mean absolute difference (0-255) of a coarse grid of pixels
+
+
+def same_scene(a: Any, b: Any) -> bool:
+    """Whether two camera frames show the same scene (a coarse pixel comparison)."""
+    if tuple(a.size) != tuple(b.size) or a.format != b.format:
+        return False
+    w, h = a.size
+    channels = len(a.image) // (w * h)
+    grid_a = np.frombuffer(a.image, np.uint8).reshape(h, w, channels)[::8, ::8]
+    grid_b = np.frombuffer(b.image, np.uint8).reshape(h, w, channels)[::8, ::8]
+    diff = np.abs(grid_a.astype(np.int16) - grid_b.astype(np.int16)).mean()
+    return float(diff) <= SAME_SCENE_MAX_DIFF

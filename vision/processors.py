@@ -5,7 +5,9 @@
   aggregator can add it to a vision model's context); in ``prefetch`` mode it asks for one
   frame when the caller starts speaking (``UserStartedSpeakingFrame``, broadcast upstream by
   the user aggregator) and has it read while they talk; in ``latest`` mode the sampled
-  frames are kept (only the newest) and not passed on: nothing streams to the model.
+  frames are kept (only the newest) and not passed on: nothing streams to the model. For a
+  speech-to-speech model (``conversation.to_model``) the frame taken as the caller starts
+  speaking goes on to the model as an ``InputImageRawFrame`` when the scene has changed.
 * :class:`ImageHistoryLimiter` sits between the user aggregator and the LLM: before each
   inference it drops the pixels of all but the newest images from the context (their
   ``[image sha256=…]`` notes stay; the audit trail has the references).
@@ -50,7 +52,10 @@ class CameraFrameGrabber(FrameProcessor):
             request = frame.request
             if request is not None and request.id in self._requests:
                 self._requests.discard(request.id)
-                self._conversation.prefetch(frame)
+                if self._conversation.to_model:
+                    self.create_task(self._forward(frame))
+                else:
+                    self._conversation.prefetch(frame)
                 return  # ours: read in the background, not streamed on
             if request is not None and request.tool_call_id:
                 self._conversation.camera_frame(request.tool_call_id, frame)
@@ -64,6 +69,12 @@ class CameraFrameGrabber(FrameProcessor):
         ):
             await self._request_frame()
         await self.push_frame(frame, direction)
+
+    async def _forward(self, frame: UserImageRawFrame) -> None:
+        """Send this turn's camera frame to a speech-to-speech model, if the scene changed."""
+        image = await self._conversation.camera_to_model(frame)
+        if image is not None:
+            await self.push_frame(image)
 
     async def _request_frame(self) -> None:
         async def refused(result) -> None:  # no camera shared: nothing to read ahead
@@ -96,3 +107,15 @@ class ImageHistoryLimiter(FrameProcessor):
         if isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM:
             bound_images(frame.context.get_messages(), self._keep)
         await self.push_frame(frame, direction)
+
+
+def capture_camera_on_connect(transport, *, latest: bool = False) -> None:
+    """Capture the caller's camera once connected: on request only, or once a second."""
+
+    @transport.event_handler("on_client_connected")
+    async def capture_camera(transport, client):
+        peer = transport.get_client_id(client)
+        if latest:
+            await transport.capture_participant_video(peer, framerate=1)
+        else:
+            await transport.capture_participant_video(peer, on_request_only=True)

@@ -44,7 +44,11 @@ def vision_routes(settings: EchoSettings) -> APIRouter:
             return _refuse(404, "unknown_session", "no live call with this pc_id")
         conversation = getattr(session, "vision", None)
         if conversation is None:
-            return _refuse(409, "no_vision", "this call's pipeline takes no images: use 'vision'")
+            return _refuse(
+                409,
+                "no_vision",
+                "this call's pipeline takes no images: use 'vision' or 'speech_native'",
+            )
         limit = settings.vision_max_image_bytes
         try:
             declared = int(request.headers.get("content-length") or 0)

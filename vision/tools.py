@@ -22,19 +22,17 @@ import re
 import time
 from typing import Any
 
-import numpy as np
 from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 
 from vision.answer import describe_reading
 from vision.conversation import VisionConversation
-from vision.images import PreparedImage, prepare_rgb
+from vision.images import PreparedImage, prepare_rgb, same_scene
 from vision.reader import failed_reading
 
 CAMERA_TIMEOUT_SECS = 1.5
 LATEST_MAX_AGE = 2.0
 PREFETCH_MAX_AGE = 30.0
-SAME_SCENE_MAX_DIFF = 12.0  # mean absolute difference (0-255) of a coarse grid of pixels
 CAMERA_WORDS = re.compile(
     r"\b(camera|screen|see|seeing|look|looking|show|showing|holding|hold|this|here|"
     r"front|photo|picture)\b",
@@ -58,18 +56,6 @@ READ_IMAGE_SCHEMA = FunctionSchema(
     },
     required=["question"],
 )
-
-
-def same_scene(a: Any, b: Any) -> bool:
-    """Whether two camera frames show the same scene (a coarse pixel comparison)."""
-    if tuple(a.size) != tuple(b.size) or a.format != b.format:
-        return False
-    w, h = a.size
-    channels = len(a.image) // (w * h)
-    grid_a = np.frombuffer(a.image, np.uint8).reshape(h, w, channels)[::8, ::8]
-    grid_b = np.frombuffer(b.image, np.uint8).reshape(h, w, channels)[::8, ::8]
-    diff = np.abs(grid_a.astype(np.int16) - grid_b.astype(np.int16)).mean()
-    return float(diff) <= SAME_SCENE_MAX_DIFF
 
 
 class VisionTools:
