@@ -27,6 +27,9 @@ class MissingKeyError(RuntimeError):
         super().__init__(f"{provider} needs {variable}: set it in the environment or in .env")
 
 
+PHONE_TRANSPORTS = ("twilio",)  # transports whose audio is the 8 kHz telephone band
+
+
 class EchoSettings(BaseSettings):
     """All of Echo's runtime configuration."""
 
@@ -159,6 +162,9 @@ class EchoSettings(BaseSettings):
     # --- phone calls (Twilio Media Streams) and Daily rooms: transports/telephony.py, ... --
     public_url: str | None = None  # https://host as callers' carriers see it (default: Host)
     telephony_pipelines: dict[str, str] = {}  # called number → variant, e.g. {"+15550100": ...}
+    # The Whisper model of phone calls (8 kHz μ-law); unset: ``whisper_model``. "base" heard
+    # an unfamiliar voice better on the phone band and invented more terms (docs/telephony.md).
+    telephony_whisper_model: str | None = None
     twilio_auth_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "ECHO_TWILIO_AUTH_TOKEN")
     )  # set: every webhook and stream must carry a valid X-Twilio-Signature
@@ -230,6 +236,12 @@ class EchoSettings(BaseSettings):
     def audit_images_dir(self) -> Path:
         """Where images are kept when ``audit_keep_images`` is on."""
         return self.data_dir / "audit_images"
+
+    def for_transport(self, transport: str) -> EchoSettings:
+        """These settings as a session on ``transport`` uses them (a phone call's model)."""
+        if transport in PHONE_TRANSPORTS and self.telephony_whisper_model:
+            return self.model_copy(update={"whisper_model": self.telephony_whisper_model})
+        return self
 
     def config_hash(self, variant: str) -> str:
         """sha256 of the variant name and every non-secret setting (for the audit trail)."""

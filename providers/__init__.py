@@ -55,7 +55,7 @@ def _whisper(ctx: ProviderContext):
     from providers.whisper_stt import EchoWhisperSTTService
 
     return EchoWhisperSTTService(
-        transcriber=ctx.models.transcriber(ctx.lexicon),
+        transcriber=ctx.models.transcriber(ctx.lexicon, model=ctx.settings.whisper_model),
         ttfs_p99_latency=ctx.settings.whisper_ttfs_p99_secs,
     )
 

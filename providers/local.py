@@ -180,39 +180,44 @@ class LocalModels:
     def __init__(self, settings: EchoSettings):
         self._settings = settings
         self._lock = threading.Lock()
-        self._whisper: Any = None
+        self._whispers: dict[str, Any] = {}  # model name → WhisperModel
         self._piper: Any = None
-        self._transcribers: dict[int, Any] = {}
+        self._transcribers: dict[tuple[str, int], Any] = {}
         self._intents: Any = None
         self.phrases = PhraseCache()
 
-    def whisper(self):
-        """The shared ``faster_whisper.WhisperModel``."""
+    def whisper(self, name: str | None = None):
+        """The shared ``faster_whisper.WhisperModel`` (``name``: default ``whisper_model``)."""
+        name = name or self._settings.whisper_model
         with self._lock:
-            if self._whisper is None:
+            if name not in self._whispers:
                 from faster_whisper import WhisperModel
 
-                path = self._settings.whisper_model_path()
-                logger.info(f"Loading Whisper '{self._settings.whisper_model}' from {path}")
-                self._whisper = WhisperModel(
+                from models import whisper_model_dir
+
+                path = whisper_model_dir(name, cache_dir=self._settings.models_dir())
+                logger.info(f"Loading Whisper '{name}' from {path}")
+                self._whispers[name] = WhisperModel(
                     path, device="cpu", compute_type=self._settings.whisper_compute_type
                 )
-            return self._whisper
+            return self._whispers[name]
 
-    def transcriber(self, lexicon: Any = None):
-        """The shared :class:`vocabulary.stt.Transcriber` (short window, biasing) for a lexicon.
+    def transcriber(self, lexicon: Any = None, model: str | None = None):
+        """The shared :class:`vocabulary.stt.Transcriber` (short window, biasing).
 
-        Correction is left to the pipeline's ``VocabularyCorrectionProcessor``.
+        One per Whisper model (``model``: default ``whisper_model``) and lexicon. Correction
+        is left to the pipeline's ``VocabularyCorrectionProcessor``.
         """
-        model = self.whisper()
+        name = model or self._settings.whisper_model
+        whisper = self.whisper(name)
         with self._lock:
-            key = id(lexicon)
+            key = (name, id(lexicon))
             if key not in self._transcribers:
                 from vocabulary.stt import Transcriber
 
                 s = self._settings
                 self._transcribers[key] = Transcriber(
-                    model,
+                    whisper,
                     pad_seconds=s.whisper_pad_seconds,
                     lexicon=lexicon,
                     biasing=s.whisper_biasing,
@@ -249,6 +254,8 @@ class LocalModels:
         import numpy as np
 
         self.intents().classify("Hello.")
+        if self._settings.telephony_whisper_model:  # phone calls' own model, loaded now
+            self.transcriber(model=self._settings.telephony_whisper_model)
         for transcriber in [self.transcriber(), *self._transcribers.values()]:
             transcriber.transcribe(np.zeros(16000, dtype=np.float32))
         for _ in self.piper().synthesize("Hello."):

@@ -51,6 +51,8 @@ async def test_an_uploaded_label_is_answered_by_voice(settings, speak):
             status, body = await upload(server.url, caller.pc_id, label)
             assert status == 200 and body["image"]["source"] == "upload"
             assert (await upload(server.url, caller.pc_id, b"GIF89a broken"))[0] == 400
+            forged = {"X-Echo-PC-Token": "0" * 64}  # someone else's call: not theirs to show
+            assert (await upload(server.url, caller.pc_id, label, **forged))[0] == 403
             thumbs = await wait_until(lambda: caller.messages_of_type("echo-vision-image"), 10)
             assert thumbs[-1][1]["image"]["sha256"] == hashlib.sha256(label).hexdigest()
             await say_and_listen(caller, speak, "Could you tell me what this bottle is?")

@@ -232,3 +232,19 @@ async def test_full_server_turns_calls_away(settings):
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await http.ws_connect(server.url.replace("http", "ws", 1) + "/ws")
         assert refused.value.status == 503
+
+
+def test_phone_calls_can_have_their_own_whisper_model(settings):
+    import providers
+    from providers.local import LocalModels
+
+    assert settings.for_transport("twilio") is settings  # unset: the one model
+    phone = settings.model_copy(update={"telephony_whisper_model": "base"})
+    assert phone.for_transport("twilio").whisper_model == "base"
+    assert phone.for_transport("smallwebrtc").whisper_model == settings.whisper_model
+    assert providers.describe(phone.for_transport("twilio"))["stt"]["model"] == "faster-whisper base"
+    models = LocalModels(phone)
+    web = models.transcriber(model=phone.whisper_model)
+    call = models.transcriber(model="base")
+    assert call is not web and call is models.transcriber(model="base")  # shared per model
+    assert models.whisper("base") is not models.whisper()

@@ -1,10 +1,13 @@
 """``POST /api/vision/image?pc_id=…``: an image upload into a live vision call.
 
-The page knows its ``pc_id`` from the offer answer. The body is the image itself (any
-``Content-Type``: the bytes are sniffed). Errors answer JSON ``{"error": …, "code": …}``
-and leave the call as it was:
+The page knows its ``pc_id`` and ``pc_token`` from the offer answer; the token goes in the
+``pc_token`` query parameter or the ``X-Echo-PC-Token`` header (without it, only from the
+address that made the connection: :mod:`transports.pc_binding`). The body is the image
+itself (any ``Content-Type``: the bytes are sniffed). Errors answer JSON
+``{"error": …, "code": …}`` and leave the call as it was:
 
 * 404 ``unknown_session``: no live call with that ``pc_id``;
+* 403 ``not_your_call``: a wrong token, or none from another address;
 * 409 ``no_vision``: the call runs a variant without images;
 * 413 ``too_large``: more than ``ECHO_VISION_MAX_IMAGE_BYTES`` (from ``Content-Length``, or
   while reading: the rest of the body is not read);
@@ -25,6 +28,7 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 
 from config import EchoSettings
+from transports.pc_binding import TOKEN_HEADER, BindingError
 from vision.images import ImageError, ImageTooLarge, prepare, read_limited
 
 
@@ -37,11 +41,25 @@ def vision_routes(settings: EchoSettings) -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/vision/image")
-    async def upload_image(request: Request, pc_id: str = Query(..., max_length=200)):
+    async def upload_image(
+        request: Request,
+        pc_id: str = Query(..., max_length=200),
+        pc_token: str | None = Query(None, max_length=200),
+    ):
         runtime = request.app.state.runtime
         session = getattr(runtime, "pc_sessions", {}).get(pc_id)
         if session is None:
             return _refuse(404, "unknown_session", "no live call with this pc_id")
+        bindings = getattr(runtime, "pc_bindings", None)
+        if bindings is not None:  # only the caller who made the connection shows it images
+            try:
+                bindings.authorize(
+                    pc_id,
+                    token=pc_token or request.headers.get(TOKEN_HEADER),
+                    address=request.client.host if request.client else None,
+                )
+            except BindingError as e:
+                return _refuse(e.status, "not_your_call", str(e))
         conversation = getattr(session, "vision", None)
         if conversation is None:
             return _refuse(
