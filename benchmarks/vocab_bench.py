@@ -34,6 +34,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from config import EchoSettings  # noqa: E402
+from speech.transcriber import Transcriber  # noqa: E402
 from vocabulary import Lexicon, candidates, correct  # noqa: E402
 from vocabulary.casestudy import CASE_STUDY_VOCABULARY  # noqa: E402
 from vocabulary.evaluation import (  # noqa: E402
@@ -44,7 +45,6 @@ from vocabulary.evaluation import (  # noqa: E402
     read_sentences,
     read_utterances,
 )
-from vocabulary.stt import Transcriber  # noqa: E402
 
 
 def stats(values: list[float]) -> dict:

@@ -5,7 +5,7 @@ Whisper and smart-turn at that moment, so the turn pays silence + STT (~170 ms) 
 Here the VAD also reports the *start* of that silence: once ``pause_secs`` of it have passed
 (:class:`PauseSignallingSileroVAD`), every pause listener starts its work on the audio so far
 — the STT service transcribes the buffered segment
-(:meth:`providers.whisper_stt.EchoWhisperSTTService.on_speech_pause`) and smart-turn scores it
+(:meth:`speech.service.EchoWhisperSTTService.on_speech_pause`) and smart-turn scores it
 (:class:`SpeculativeSmartTurnV3`). If the VAD then confirms the stop, the results are used
 as they are; if the user speaks again, they are dropped (``on_speech_resume``). The
 silence wait and the model time overlap, and no decision is taken earlier than before:

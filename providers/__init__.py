@@ -52,7 +52,7 @@ class ProviderSpec:
 
 
 def _whisper(ctx: ProviderContext):
-    from providers.whisper_stt import EchoWhisperSTTService
+    from speech.service import EchoWhisperSTTService
 
     return EchoWhisperSTTService(
         transcriber=ctx.models.transcriber(ctx.lexicon, model=ctx.settings.whisper_model),

@@ -203,7 +203,7 @@ class LocalModels:
             return self._whispers[name]
 
     def transcriber(self, lexicon: Any = None, model: str | None = None):
-        """The shared :class:`vocabulary.stt.Transcriber` (short window, biasing).
+        """The shared :class:`speech.transcriber.Transcriber` (short window, biasing).
 
         One per Whisper model (``model``: default ``whisper_model``) and lexicon. Correction
         is left to the pipeline's ``VocabularyCorrectionProcessor``.
@@ -213,7 +213,7 @@ class LocalModels:
         with self._lock:
             key = (name, id(lexicon))
             if key not in self._transcribers:
-                from vocabulary.stt import Transcriber
+                from speech.transcriber import Transcriber
 
                 s = self._settings
                 self._transcribers[key] = Transcriber(

@@ -100,13 +100,13 @@ class LocalEngine:
             return ""
         if not prompt:
             # The cascaded pipeline's STT path: a short mel window and the vocabulary-biased
-            # second pass (vocabulary.stt.Transcriber), shared warm with the server.
+            # second pass (speech.transcriber.Transcriber), shared warm with the server.
             text = self.models.transcriber(self.lexicon).transcribe(to_float(pcm16k)).raw
         else:  # a transcription prompt: faster-whisper's own path takes it as initial_prompt
             segments, _ = self.models.whisper().transcribe(
                 to_float(pcm16k), language="en", initial_prompt=prompt
             )
-            from vocabulary.stt import is_no_speech
+            from speech.whisper import is_no_speech
 
             text = " ".join(
                 s.text.strip()

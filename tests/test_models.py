@@ -26,7 +26,7 @@ def test_unknown_model_names_the_known_ones(tmp_path):
 
 @pytest.mark.slow
 def test_whisper_base_is_joined_from_its_two_packages_and_transcribes(tmp_path, speak):
-    from vocabulary.stt import Transcriber
+    from speech.transcriber import Transcriber
 
     path = whisper_model_dir("base", verify=True, cache_dir=tmp_path)
     files = sorted(os.listdir(path))

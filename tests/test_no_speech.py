@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from models import whisper_model_dir
-from vocabulary.stt import Transcriber, is_no_speech
+from speech.transcriber import Transcriber
+from speech.whisper import is_no_speech
 
 RATE = 16000
 

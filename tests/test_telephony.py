@@ -242,7 +242,9 @@ def test_phone_calls_can_have_their_own_whisper_model(settings):
     phone = settings.model_copy(update={"telephony_whisper_model": "base"})
     assert phone.for_transport("twilio").whisper_model == "base"
     assert phone.for_transport("smallwebrtc").whisper_model == settings.whisper_model
-    assert providers.describe(phone.for_transport("twilio"))["stt"]["model"] == "faster-whisper base"
+    assert (
+        providers.describe(phone.for_transport("twilio"))["stt"]["model"] == "faster-whisper base"
+    )
     models = LocalModels(phone)
     web = models.transcriber(model=phone.whisper_model)
     call = models.transcriber(model="base")

@@ -173,7 +173,7 @@ def words(text: str) -> list[str]:
 async def test_stt_service_emits_transcription_with_stage_metadata(audio, settings):
     from pipecat.frames.frames import TranscriptionFrame
 
-    from providers.whisper_stt import FIRST_PASS_KEY, HOTWORDS_KEY, EchoWhisperSTTService
+    from speech.service import FIRST_PASS_KEY, HOTWORDS_KEY, EchoWhisperSTTService
 
     _, out = audio
     lexicon = Lexicon.load(settings.vocabulary_path)

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from config import DEFAULT_VOCABULARY, PROJECT_DIR
+from speech.biasing import _heard_span
 from vocabulary import Lexicon, correct
 from vocabulary.casestudy import CASE_STUDY_VOCABULARY
 from vocabulary.evaluation import load_wav
-from vocabulary.stt import _heard_span
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def spoken(tmp_path_factory):
 @pytest.fixture(scope="module")
 def transcriber(clinic):
     from models import whisper_model_dir
-    from vocabulary.stt import Transcriber
+    from speech.transcriber import Transcriber
 
     return Transcriber(whisper_model_dir("tiny.en"), pad_seconds=10, lexicon=clinic)
 
@@ -213,7 +213,7 @@ def test_transcribe_reports_its_checks(transcriber, spoken):
 
 @pytest.mark.slow
 def test_no_drug_right_after_a_subject_pronoun(transcriber, spoken_espeak):
-    from vocabulary.stt import after_subject
+    from speech.passes import after_subject
 
     assert after_subject("Yesterday I ") and after_subject("Then we ")
     assert not after_subject("He prescribed me ") and not after_subject("Did he give you ")
@@ -231,7 +231,7 @@ def test_no_drug_right_after_a_subject_pronoun(transcriber, spoken_espeak):
 
 
 def test_second_pass_plausibility_compares_letters_not_words():
-    from vocabulary.stt import plausible_second_pass
+    from speech.passes import plausible_second_pass
 
     first = "Dr. Kolske prescribed me at or rest that in last month."
     # One word for the five the first pass heard: same utterance.
@@ -243,7 +243,7 @@ def test_second_pass_plausibility_compares_letters_not_words():
 
 
 def test_a_second_pass_that_starts_the_sentence_again_is_cut_at_the_restart():
-    from vocabulary.stt import drop_restart, plausible_second_pass
+    from speech.passes import drop_restart, plausible_second_pass
 
     first = "Can I see Dr. Roger Gopel in this week?"
     looped = "Can I see Dr. Rajagopalan this week? Can I see Dr. Rajagop"
@@ -256,8 +256,8 @@ def test_a_second_pass_that_starts_the_sentence_again_is_cut_at_the_restart():
 
 
 def test_a_span_the_corrector_settles_needs_no_second_pass():
+    from speech.biasing import _settled
     from vocabulary.correction import Candidate
-    from vocabulary.stt import _settled
 
     found = [
         Candidate("gabapentin", "medication", 0.98, 18, 29, False),
@@ -272,8 +272,8 @@ def test_a_span_the_corrector_settles_needs_no_second_pass():
 
 
 def test_put_back_and_apply_changes():
+    from speech.biasing import _put_back
     from vocabulary.correction import apply_changes
-    from vocabulary.stt import _put_back
 
     assert _put_back("I take metformin daily.", 7, 16, "met for men") == (
         "I take met for men daily."

@@ -1,6 +1,6 @@
 """Echo's deployment vocabulary: load it, find its terms, correct misrecognitions.
 
-The STT side (``vocabulary.stt``) is imported on demand, as it loads faster-whisper.
+Speech recognition, which uses the vocabulary to bias Whisper, is :mod:`speech`.
 """
 
 from vocabulary.correction import (

@@ -19,7 +19,7 @@ from vocabulary.lexicon import Lexicon, VocabularyError
 
 if TYPE_CHECKING:
     from config import EchoSettings
-    from vocabulary.stt import Transcriber
+    from speech.transcriber import Transcriber
 
 
 def load_lexicon(settings: EchoSettings, path: Path | None = None) -> Lexicon:
@@ -45,7 +45,7 @@ def build_transcriber(
         biasing: Override the biased second pass (default on with a vocabulary).
         pad_seconds: Override ``settings.whisper_pad_seconds``.
     """
-    from vocabulary.stt import Transcriber
+    from speech.transcriber import Transcriber
 
     if correction is None:
         correction = settings.vocabulary_correction

@@ -1,7 +1,7 @@
 """Echo's local Whisper STT: a short mel window and vocabulary-biased second pass.
 
 ``EchoWhisperSTTService`` is Pipecat's ``WhisperSTTService`` with its decoding replaced by
-:class:`vocabulary.stt.Transcriber`, the same code the ``echo-agent transcribe`` CLI and
+:class:`speech.transcriber.Transcriber`, the same code the ``echo-agent transcribe`` CLI and
 ``eval-vocab`` run. It emits the STT text (the biased pass when it ran); vocabulary
 correction is a separate processor after it (``VocabularyCorrectionProcessor``).
 """
@@ -20,8 +20,8 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import assert_given
 
+from speech.transcriber import Transcriber
 from vocabulary.lexicon import Lexicon
-from vocabulary.stt import Transcriber
 
 if TYPE_CHECKING:
     from config import EchoSettings
