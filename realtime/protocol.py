@@ -11,7 +11,6 @@ import binascii
 import copy
 import json
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -195,13 +194,16 @@ def decode_audio(event: dict[str, Any]) -> bytes:
 # --- session configuration ------------------------------------------------------------------
 
 
-def default_session(model: str, session_id: str | None = None) -> dict[str, Any]:
-    """The session a new connection starts with (the API's documented defaults)."""
+def default_session(model: str) -> dict[str, Any]:
+    """The session a new connection starts with (the API's documented defaults).
+
+    It has exactly the fields of the GA session object in ``session.created`` /
+    ``session.updated`` (the SDK's ``RealtimeSessionCreateRequest``): no ``id``, ``object`` or
+    ``expires_at``, which that object does not define.
+    """
     pcm = {"type": "audio/pcm", "rate": SAMPLE_RATE}
     return {
         "type": "realtime",
-        "object": "realtime.session",
-        "id": session_id or new_id("sess"),
         "model": model,
         "output_modalities": ["audio"],
         "instructions": "",
@@ -226,7 +228,6 @@ def default_session(model: str, session_id: str | None = None) -> dict[str, Any]
         "max_output_tokens": "inf",
         "tracing": None,
         "include": None,
-        "expires_at": int(time.time()) + 3600,
     }
 
 
@@ -247,7 +248,60 @@ _SESSION_KEYS = {
     "expires_at",
     "reasoning",
     "truncation",
+    "parallel_tool_calls",
 }
+
+# Beta Realtime session fields (``OpenAI-Beta: realtime=v1``) and their GA places. This server
+# speaks only the GA protocol, so a beta name is refused with an error naming the GA field.
+BETA_SESSION_FIELDS = {
+    "modalities": "session.output_modalities",
+    "voice": "session.audio.output.voice",
+    "speed": "session.audio.output.speed",
+    "input_audio_format": "session.audio.input.format",
+    "output_audio_format": "session.audio.output.format",
+    "input_audio_transcription": "session.audio.input.transcription",
+    "input_audio_noise_reduction": "session.audio.input.noise_reduction",
+    "turn_detection": "session.audio.input.turn_detection",
+    "max_response_output_tokens": "session.max_output_tokens",
+    "temperature": None,  # gone in GA
+}
+BETA_RESPONSE_FIELDS = {
+    "modalities": "response.output_modalities",
+    "voice": "response.audio.output.voice",
+    "output_audio_format": "response.audio.output.format",
+    "max_response_output_tokens": "response.max_output_tokens",
+    "temperature": None,
+}
+
+
+def check_beta_fields(obj: dict, beta: dict[str, str | None], where: str, event: dict) -> None:
+    """Refuse beta-protocol field names with an error naming the GA field to use.
+
+    Raises:
+        ProtocolError: ``unknown_parameter`` for the first beta name found; the message lists
+            every beta name in ``obj`` with its GA replacement.
+
+    """
+    found = [key for key in obj if key in beta]
+    if not found:
+        return
+    hints = []
+    for key in found:
+        ga = beta[key]
+        hints.append(
+            f"'{where}.{key}' → '{ga}'" if ga else f"'{where}.{key}' has no GA equivalent: drop it"
+        )
+    raise _fail(
+        "unknown_parameter",
+        "Unknown parameter '"
+        + f"{where}.{found[0]}"
+        + "': this server speaks the GA Realtime protocol and that is a beta field name. "
+        + "Use the GA fields: "
+        + "; ".join(hints)
+        + ".",
+        f"{where}.{found[0]}",
+        event,
+    )
 
 
 def _check_format(fmt: Any, param: str, event: dict) -> dict:
@@ -396,6 +450,7 @@ def apply_session_update(
     """
     if not isinstance(update, dict):
         raise _fail("missing_required_parameter", "'session' must be an object", "session", event)
+    check_beta_fields(update, BETA_SESSION_FIELDS, "session", event)
     new = copy.deepcopy(session)
     for key, value in update.items():
         param = f"session.{key}"
@@ -433,15 +488,106 @@ def apply_session_update(
         elif key == "audio":
             _apply_audio(new, value, session, event)
         elif key == "max_output_tokens":
-            if value != "inf" and (not isinstance(value, int) or not 1 <= value <= 4096):
+            if value != "inf" and (
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096
+            ):
                 raise _fail(
                     "invalid_value", "max_output_tokens must be 1-4096 or 'inf'", param, event
                 )
             new["max_output_tokens"] = value
-        else:  # tracing, prompt, include, reasoning, truncation, id, object, expires_at
-            if key not in ("id", "object", "expires_at"):
-                new[key] = value
+        elif key not in ("id", "object", "expires_at"):  # echoed back by a client: ignored
+            new[key] = check_passive_setting(key, value, param, event)
     return new
+
+
+_TRACING_KEYS = {"group_id": str, "workflow_name": str, "metadata": object}
+_INCLUDE = ("item.input_audio_transcription.logprobs",)
+_EFFORTS = ("minimal", "low", "medium", "high", "xhigh")
+
+
+def _check_keys(value: Any, allowed: dict[str, Any], param: str, event: dict) -> dict:
+    if not isinstance(value, dict):
+        raise _fail("invalid_value", f"'{param}' must be an object", param, event)
+    for key, kind in allowed.items():
+        if value.get(key) is not None and not isinstance(value[key], kind):
+            raise _fail("invalid_value", f"'{param}.{key}' has the wrong type", param, event)
+    for key in value:
+        if key not in allowed:
+            raise _fail("unknown_parameter", f"unknown parameter '{key}'", f"{param}.{key}", event)
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def check_passive_setting(key: str, value: Any, param: str, event: dict) -> Any:
+    """Validate a setting the local model accepts and reports but does not act on.
+
+    ``tracing``, ``include``, ``prompt``, ``reasoning``, ``truncation`` and
+    ``parallel_tool_calls`` are checked against their GA shapes, so ``session.updated``
+    echoes only well-formed values.
+
+    Raises:
+        ProtocolError: a value of the wrong shape.
+
+    """
+    if key == "tracing":
+        return "auto" if value == "auto" else _check_keys(value, _TRACING_KEYS, param, event)
+    if key == "include":
+        if not isinstance(value, list) or any(v not in _INCLUDE for v in value):
+            raise _fail("invalid_value", f"'include' may only list {_INCLUDE[0]}", param, event)
+        return list(value)
+    if key == "reasoning":
+        out = _check_keys(value, {"effort": str}, param, event)
+        if out.get("effort") not in (None, *_EFFORTS):
+            raise _fail(
+                "invalid_value", f"effort must be one of {', '.join(_EFFORTS)}", param, event
+            )
+        return out
+    if key == "prompt":
+        out = _check_keys(value, {"id": str, "version": str, "variables": dict}, param, event)
+        variables = out.get("variables") or {}
+        if "id" not in out or not all(isinstance(v, str) for v in variables.values()):
+            raise _fail(
+                "invalid_value", "a prompt needs an 'id' and string 'variables'", param, event
+            )
+        return out
+    if key == "truncation":
+        if value in ("auto", "disabled"):
+            return value
+        out = _check_keys(
+            value,
+            {"type": str, "retention_ratio": (int, float), "token_limits": dict},
+            param,
+            event,
+        )
+        ratio = out.get("retention_ratio")
+        if out.get("type") != "retention_ratio" or ratio is None or isinstance(ratio, bool):
+            raise _fail(
+                "invalid_value",
+                "truncation must be 'auto', 'disabled' or a retention_ratio object",
+                param,
+                event,
+            )
+        out["retention_ratio"] = float(_check_number(ratio, 0.0, 1.0, param, event))
+        if "token_limits" in out:
+            limits = _check_keys(
+                out["token_limits"], {"post_instructions": int}, f"{param}.token_limits", event
+            )
+            out["token_limits"] = limits
+        return out
+    return _check_bool(value, param, event)  # parallel_tool_calls
+
+
+def check_noise_reduction(value: Any, param: str, event: dict) -> dict | None:
+    """Validate ``noise_reduction``: null, or ``near_field`` / ``far_field`` (accepted, not run)."""
+    if value is None:
+        return None
+    out = _check_keys(value, {"type": str, "strength": (int, float)}, param, event)
+    if out.get("type") not in ("near_field", "far_field"):
+        raise _fail(
+            "invalid_value", "noise_reduction type must be near_field or far_field", param, event
+        )
+    if "strength" in out:
+        out["strength"] = float(_check_number(out["strength"], 0.0, 1.0, param, event))
+    return out
 
 
 def _apply_audio(new: dict, audio: Any, old: dict, event: dict) -> None:
@@ -479,13 +625,18 @@ def _apply_audio(new: dict, audio: Any, old: dict, event: dict) -> None:
                     f"{param}.model",
                     event,
                 )
+            for field in ("language", "prompt"):
+                if value.get(field) is not None and not isinstance(value[field], str):
+                    raise _fail(
+                        "invalid_value", f"'{field}' must be a string", f"{param}.{field}", event
+                    )
             target_in["transcription"] = {
                 "model": model,
                 "language": value.get("language"),
                 "prompt": value.get("prompt"),
             }
         elif key == "noise_reduction":
-            target_in["noise_reduction"] = value
+            target_in["noise_reduction"] = check_noise_reduction(value, param, event)
         elif key == "turn_detection":
             target_in["turn_detection"] = check_turn_detection(
                 value, old["audio"]["input"]["turn_detection"], event
@@ -561,24 +712,29 @@ def check_item(item: Any, event: dict, known_call_ids: set[str]) -> dict[str, An
                     event,
                 )
             ptype = part["type"]
+            transcript = part.get("transcript")
+            if transcript is not None and not isinstance(transcript, str):
+                raise _fail(
+                    "invalid_value", "'transcript' must be a string", f"{p}.transcript", event
+                )
             if ptype == "input_audio":
                 audio = part.get("audio")
                 if audio is None:
-                    parts.append({"type": "input_audio", "transcript": part.get("transcript")})
+                    parts.append({"type": "input_audio", "transcript": transcript})
                     continue
                 decode_audio({"audio": audio, "event_id": event.get("event_id")})
                 parts.append({"type": "input_audio", "audio": audio, "transcript": None})
             elif ptype == "input_image":
                 parts.append(check_image_part(part, p, event))
             elif ptype in ("output_audio", "audio"):
-                parts.append(
-                    {"type": "output_audio", "transcript": str(part.get("transcript") or "")}
-                )
+                parts.append({"type": "output_audio", "transcript": transcript or ""})
             else:
                 text = part.get("text")
                 if not isinstance(text, str):
                     raise _fail("invalid_value", "a text part needs 'text'", f"{p}.text", event)
-                parts.append({"type": ptype, "text": text})
+                # the GA item types: a bare "text" part is input text, or output for the model
+                text_type = "output_text" if role == "assistant" else "input_text"
+                parts.append({"type": text_type, "text": text})
         out.update(role=role, content=parts)
     elif kind == "function_call":
         for key in ("call_id", "name"):

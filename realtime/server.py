@@ -8,6 +8,10 @@ It is *cascaded inside*: server VAD is Silero on the input resampled to 16 kHz, 
 faster-whisper → Echo's clinic brain → Piper, audio out is Piper resampled to 24 kHz. The
 protocol, the event order and the timings it reports are real; the speech-to-speech model is
 not. Every model call runs in a worker thread (``asyncio.to_thread``).
+
+Every server event it sends validates strictly against the official ``openai`` SDK's GA
+event models (``tests/test_realtime_strict.py``). Beta clients (``OpenAI-Beta: realtime=v1``)
+are refused with one ``error`` event; beta field names get an error naming the GA field.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ from websockets.exceptions import ConnectionClosed
 from realtime.engine import InputResampler, LocalEngine, VoiceScorer
 from realtime.images import READ_IMAGE, ImageReadings, tool_exchange
 from realtime.protocol import (
+    BETA_RESPONSE_FIELDS,
     BYTES_PER_MS,
     SAMPLE_RATE,
     ProtocolError,
     WordTiming,
     apply_session_update,
+    check_beta_fields,
     check_item,
     check_tools,
     decode_audio,
@@ -62,6 +68,16 @@ AUDIO_CHUNK_MS = 100  # size of each response.output_audio.delta
 MIN_COMMIT_MS = 100  # the API refuses to commit less
 MAX_BUFFER_MS = 10 * 60 * 1000  # input buffer cap without a commit
 UNSUPPORTED_TOOL_REPLY = "Sorry, I can't do that on this line."
+BETA_HEADER = "OpenAI-Beta"  # "realtime=v1" asks for the beta protocol, which is not spoken here
+
+
+def content_part(part: dict[str, Any]) -> dict[str, Any]:
+    """An item's content part as ``response.content_part.*`` events carry it.
+
+    Items say ``output_audio`` / ``output_text``; these events' ``part`` says ``audio`` /
+    ``text`` (the GA event models allow only those two).
+    """
+    return {**part, "type": part["type"].removeprefix("output_")}
 
 
 class RealtimeServer:
@@ -183,24 +199,39 @@ class RealtimeServer:
                 return connection.respond(HTTPStatus.UNAUTHORIZED, body + "\n")
         return None
 
+    async def _refuse(self, ws, error: ProtocolError) -> None:
+        """Send one ``error`` event and close the socket (policy violation)."""
+        await ws.send(json.dumps(error_event(error)))
+        await ws.close(code=1008, reason=error.code)
+
     async def _handle(self, ws) -> None:
         query = parse_qs(urlsplit(ws.request.path).query)
         model = (query.get("model") or [DEFAULT_MODEL])[0]
-        if not known_model(model, self.extra_models):
-            await ws.send(
-                json.dumps(
-                    error_event(
-                        ProtocolError(
-                            "model_not_found",
-                            f"The model '{model}' does not exist: this server accepts the "
-                            "Realtime models (gpt-realtime, gpt-realtime-mini, "
-                            "gpt-4o-realtime-preview, ...).",
-                            param="model",
-                        )
-                    )
-                )
+        if "realtime=v1" in ws.request.headers.get(BETA_HEADER, ""):
+            # A beta client would misread every GA event that follows: refuse it up front,
+            # with an error event the beta and GA clients both parse.
+            await self._refuse(
+                ws,
+                ProtocolError(
+                    "beta_protocol_not_supported",
+                    "This server speaks only the GA Realtime protocol, not the beta one "
+                    "('OpenAI-Beta: realtime=v1'). Connect without that header (openai SDK: "
+                    "client.realtime.connect, not client.beta.realtime.connect) and use the GA "
+                    "session fields (output_modalities, audio.input.*, audio.output.*).",
+                ),
             )
-            await ws.close(code=1008, reason="model_not_found")
+            return
+        if not known_model(model, self.extra_models):
+            await self._refuse(
+                ws,
+                ProtocolError(
+                    "model_not_found",
+                    f"The model '{model}' does not exist: this server accepts the "
+                    "Realtime models (gpt-realtime, gpt-realtime-mini, "
+                    "gpt-4o-realtime-preview, ...).",
+                    param="model",
+                ),
+            )
             return
         conn = RealtimeConnection(self, ws, model)
         self.connections.add(conn)
@@ -213,8 +244,16 @@ class RealtimeServer:
 class _Response:
     """One response in progress."""
 
-    def __init__(self, response_id: str, props: dict[str, Any], session: dict[str, Any]):
+    def __init__(
+        self,
+        response_id: str,
+        props: dict[str, Any],
+        session: dict[str, Any],
+        event_id: str | None = None,
+    ):
         self.id = response_id
+        self.event_id = event_id  # the response.create that asked for it (None: server VAD)
+        self.tools_param = "response.tools" if "tools" in props else "session.tools"
         self.output_modalities = props.get("output_modalities") or session["output_modalities"]
         self.instructions = props.get("instructions") or session["instructions"]
         self.tools = props.get("tools", session["tools"])
@@ -234,7 +273,7 @@ class RealtimeConnection:
         self.engine = server.engine
         self.ws = ws
         self.id = new_id("sess")
-        self.session = default_session(model, self.id)
+        self.session = default_session(model)
         self.items: list[dict[str, Any]] = []
         self.words: dict[str, list[WordTiming]] = {}  # assistant audio item → word timings
         self.audio_ms: dict[str, int] = {}  # assistant audio item → audio length
@@ -565,11 +604,13 @@ class RealtimeConnection:
             item["content"][0]["transcript"] = text
             logger.debug(f"realtime {self.id}: transcribed {len(pcm)} samples → {len(text)} chars")
             if config:
+                # No tokens here: usage is the audio duration (the SDK's "duration" usage).
                 await self.emit(
                     "conversation.item.input_audio_transcription.completed",
                     item_id=item["id"],
                     content_index=0,
                     transcript=text,
+                    usage={"type": "duration", "seconds": round(len(pcm) / VAD_RATE, 3)},
                 )
             await self.emit("conversation.item.done", previous_item_id=None, item=item)
 
@@ -681,6 +722,7 @@ class RealtimeConnection:
         props = event.get("response") or {}
         if not isinstance(props, dict):
             raise self._error("invalid_value", "'response' must be an object", event, "response")
+        check_beta_fields(props, BETA_RESPONSE_FIELDS, "response", event)
         checked: dict[str, Any] = {}
         if props.get("output_modalities") is not None:
             if props["output_modalities"] not in (["audio"], ["text"]):
@@ -724,7 +766,8 @@ class RealtimeConnection:
         It is announced (``response.created``) once the input it answers has been
         transcribed: the model inside is a cascade and needs the text first.
         """
-        response = _Response(new_id("resp"), props, self.session)
+        event_id = event.get("event_id") if event else None
+        response = _Response(new_id("resp"), props, self.session, event_id)
         self.response = response
         response.task = asyncio.create_task(self._respond(response))
 
@@ -789,8 +832,8 @@ class RealtimeConnection:
             if name is not None and response.tool_choice != "none" and name in tool_names:
                 await self._emit_function_call(response, name, action.arguments)
             else:
-                if name is not None:
-                    logger.warning(f"realtime {self.id}: brain wanted undeclared tool {name}")
+                if name is not None and name not in tool_names:
+                    await self._undeclared_tool(response, name)
                 text = getattr(action, "text", None) or UNSUPPORTED_TOOL_REPLY
                 await self._emit_message(response, text)
         except asyncio.CancelledError:
@@ -814,6 +857,26 @@ class RealtimeConnection:
                 # After a function call the client asks for the next response itself.
                 if not any(i["type"] == "function_call" for i in response.output):
                     await self._start_response({}, None)
+
+    async def _undeclared_tool(self, response: _Response, name: str) -> None:
+        """The reply needs a tool the client did not declare: say so with an ``error`` event.
+
+        The response still completes with a spoken (or text) apology, so a caller hears
+        something; the error tells the client which tool to declare.
+        """
+        logger.warning(f"realtime {self.id}: brain wanted undeclared tool {name}")
+        await self.send(
+            error_event(
+                ProtocolError(
+                    "tool_not_declared",
+                    f"This reply needs the function tool '{name}', which this session did not "
+                    f"declare in '{response.tools_param}': declare Echo's clinic tools to let "
+                    "the model use it. The response goes on with an apology instead.",
+                    param=response.tools_param,
+                    event_id=response.event_id,
+                )
+            )
+        )
 
     async def _add_output_item(self, response: _Response, item: dict[str, Any]) -> int:
         index = len(response.output)
@@ -886,7 +949,7 @@ class RealtimeConnection:
             {"type": part_type, "transcript": ""} if audio else {"type": part_type, "text": ""}
         )
         item["content"].append(part)
-        await self.emit("response.content_part.added", **ids, part=dict(part))
+        await self.emit("response.content_part.added", **ids, part=content_part(part))
         if audio:
             await self._speak(item, part, text, ids)
             await self.emit("response.output_audio.done", **ids)
@@ -899,7 +962,7 @@ class RealtimeConnection:
                 part["text"] += delta
                 await self.emit("response.output_text.delta", **ids, delta=delta)
             await self.emit("response.output_text.done", **ids, text=part["text"])
-        await self.emit("response.content_part.done", **ids, part=dict(part))
+        await self.emit("response.content_part.done", **ids, part=content_part(part))
         await self._finish_output_item(response, index, item)
 
     async def _speak(self, item: dict, part: dict, text: str, ids: dict) -> None:
