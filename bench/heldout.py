@@ -44,6 +44,8 @@ HELDOUT2_PATH = DATA_DIR / "prompts_heldout2.tsv"
 FROZEN2_SHA256 = "c4d9df3f0b9cc2681ed1b2210ed923cac25acfca6e8bce18ac6d95dfc0898aa0"
 HELDOUT3_PATH = DATA_DIR / "prompts_heldout3.tsv"
 FROZEN3_SHA256 = "736d54aefed2cc1a42f6c336d06837fe00247271f602d8f6777544b1e5e9f99c"
+HELDOUT4_PATH = DATA_DIR / "prompts_heldout4.tsv"
+FROZEN4_SHA256 = "8808b4c511dc297423b75d69916df88eee7e41306206c8fe4f96c9e57b6cd251"
 FROZEN_SHA256 = "0adc76b13e0de8c3fc3d8e60943cbb2905251a0e169f8ab80e15faf81f2e8d50"
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
@@ -152,7 +154,11 @@ def load(path: Path = HELDOUT_PATH, *, check: bool = True) -> list[Prompt]:
         ValueError: The file's sha256 is not the frozen one (it was edited or regenerated).
     """
     data = path.read_bytes()
-    frozen = {HELDOUT2_PATH: FROZEN2_SHA256, HELDOUT3_PATH: FROZEN3_SHA256}.get(path, FROZEN_SHA256)
+    frozen = {
+        HELDOUT2_PATH: FROZEN2_SHA256,
+        HELDOUT3_PATH: FROZEN3_SHA256,
+        HELDOUT4_PATH: FROZEN4_SHA256,
+    }.get(path, FROZEN_SHA256)
     if check and hashlib.sha256(data).hexdigest() != frozen:
         raise ValueError(f"{path} is not the frozen held-out set (sha256 differs)")
     rows = csv.DictReader(data.decode().splitlines(), delimiter="\t")

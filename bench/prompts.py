@@ -102,6 +102,9 @@ HELDOUT_SETS = (
     "heldout3",
     "heldout3-short",
     "heldout3-paused",
+    "heldout4",
+    "heldout4-short",
+    "heldout4-paused",
 )
 SET_NAMES = (*PROMPT_SETS, *HELDOUT_SETS)
 
@@ -116,10 +119,10 @@ def prompt_set(name: str) -> tuple[Prompt, ...]:
         return PROMPT_SETS[name]
     if name not in HELDOUT_SETS:
         raise ValueError(f"unknown prompt set '{name}': use one of {', '.join(SET_NAMES)}")
-    from bench.heldout import HELDOUT2_PATH, HELDOUT3_PATH, HELDOUT_PATH, load
+    from bench.heldout import HELDOUT2_PATH, HELDOUT3_PATH, HELDOUT4_PATH, HELDOUT_PATH, load
 
     base, _, part = name.partition("-")
-    paths = {"heldout2": HELDOUT2_PATH, "heldout3": HELDOUT3_PATH}
+    paths = {"heldout2": HELDOUT2_PATH, "heldout3": HELDOUT3_PATH, "heldout4": HELDOUT4_PATH}
     prompts = tuple(load(paths.get(base, HELDOUT_PATH)))
     if part == "short":
         return tuple(p for p in prompts if not p.paused)
