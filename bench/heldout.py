@@ -22,6 +22,9 @@ sentence of the other sets; 15 one-breath questions, 10 clinic and 5 general). I
 frozen (:data:`FROZEN2_SHA256`) before the turn-taking rules it measures were final, and
 evaluated once after. It then served for tuning, and a third set written the same way,
 ``bench/data/prompts_heldout3.tsv`` (:data:`HELDOUT3_PATH`), replaced it as the blind one.
+A fourth, ``bench/data/prompts_heldout4.tsv`` (:data:`HELDOUT4_PATH`; 40 paused, 25
+one-breath, none opening like a sentence of the earlier sets), was written the same way and
+frozen (:data:`FROZEN4_SHA256`) before the learned end-of-turn judge it measures was built.
 """
 
 from __future__ import annotations
