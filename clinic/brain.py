@@ -58,6 +58,7 @@ from clinic.wording import (  # noqa: F401 (FILLER, fixed_phrases: public names)
     FILLER,
     GREETING,
     HELP,
+    UNSURE_LEAD,
     describe_appointment,
     fixed_phrases,
 )
@@ -427,7 +428,11 @@ class ClinicBrain(BookingDialogue, AppointmentsDialogue, CareDialogue, VisionDia
         elif not set(re.findall(r"[a-z']+", h.text)) - _FILLERS:
             s.reply = self._reprompt(s)  # nothing intelligible was heard
         elif s.awaiting and s.awaiting != "anything_else":
-            s.reply = self._reprompt(s, lead="Sorry, I'm not sure what you mean. ")
+            # A question of the caller's own is not a garbled answer to ours: say it is not
+            # one this line can help with, then ask ours again.
+            asked = h.raw.rstrip().endswith("?")
+            lead = UNSURE_LEAD if asked else "Sorry, I'm not sure what you mean. "
+            s.reply = self._reprompt(s, lead=lead)
         else:
             self._unknown(s, h)
 

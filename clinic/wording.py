@@ -46,7 +46,8 @@ CRISIS = (
 )
 SCOPE = "I can book, move or cancel visits, request refills, or answer questions about the clinic."
 DECLINE = "Sorry, I can't help with that on this line. " + SCOPE
-UNSURE = "I'm not sure I can help with that. " + SCOPE
+UNSURE_LEAD = "I'm not sure I can help with that. "
+UNSURE = UNSURE_LEAD + SCOPE
 ASK_IDENTITY = "What's your full name and date of birth?"
 
 

@@ -349,6 +349,18 @@ async def test_a_new_request_while_identification_is_pending_is_answered(brain, 
     assert "Doctor Nguyen" in reply and "date of birth" not in reply
 
 
+async def test_an_unrelated_question_while_identification_is_pending_is_not_a_bad_answer(
+    brain, store
+):
+    call = Call(brain, make_tools(store))
+    assert "date of birth" in await call.say("could you refill my levothyroxine for me")
+    reply = await call.say("By the way, how tall is Mount Everest?")
+    assert "not sure I can help" in reply and "not sure what you mean" not in reply
+    assert "date of birth" in reply  # the pending question is asked again
+    done = await call.say("Rosa Delgado, June 9th 1975")
+    assert "levothyroxine" in done  # the refill goes on
+
+
 async def test_a_refused_transfer_becomes_a_callback(store):
     async def refused(reason):
         raise RuntimeError("Twilio refused the transfer: 400")
