@@ -8,7 +8,7 @@ APT_PACKAGES := portaudio19-dev espeak-ng sox libsox-fmt-all postgresql chromium
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: setup system-deps venv run test lint bench clean
+.PHONY: setup system-deps venv run test lint bench clean web
 
 ## system-deps: Debian packages (PortAudio for the local mic, PulseAudio for its virtual-device test, espeak-ng/sox for test audio, PostgreSQL for the audit tests)
 system-deps:
@@ -41,6 +41,10 @@ test: setup lint
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## web: rebuild web/dist/rtvi.js (Pipecat's JS client + SmallWebRTC transport) exactly from web/package-lock.json (needs Node.js + npm; the built file is committed, so serving and testing need neither)
+web:
+	cd web && npm ci --ignore-scripts --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) echo_data reports .pytest_cache

@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace, settings: EchoSettings) -> int:
 def run_one_session(settings: EchoSettings, pipeline: str, transport_name: str, **options) -> int:
     """Run one conversation of ``pipeline`` over a registered transport until it ends."""
     import pipelines
-    from server import EchoRuntime
+    from runtime import EchoRuntime
     from transports import TRANSPORTS
 
     variant = pipelines.get_variant(pipeline)

@@ -44,6 +44,7 @@ class EchoSettings(BaseSettings):
     max_sessions: int = 4
     # How a call ends when the caller does not end it (docs/audit.md, session endings):
     connect_timeout_secs: float = 30.0  # answered offer never connected: freed, never_connected
+    peer_silence_secs: float = 3.0  # no WebRTC caller audio this long: gone (hung_up)
     idle_timeout_secs: float = 60.0  # silence: the bot asks once, then ends (idle_timeout)
     max_call_secs: float = 1800.0  # longest call (max_duration)
     offers_per_minute: int = 30  # per client address on POST /api/offer (429 beyond)
@@ -69,6 +70,15 @@ class EchoSettings(BaseSettings):
         None, validation_alias=AliasChoices("CARTESIA_API_KEY", "ECHO_CARTESIA_API_KEY")
     )
     cartesia_voice: str = "71a7ad14-091c-4e8e-a314-022ece01c121"
+    # Base URLs of the cloud speech providers (default: their own); e.g. a private
+    # deployment or a local server speaking the same protocol (ws:// or wss://).
+    deepgram_base_url: str | None = None  # → <base>/v1/listen
+    cartesia_base_url: str | None = None  # → <base>/tts/websocket
+    # A cloud stage that refuses its key, does not answer within provider_timeout_secs,
+    # returns errors or drops its stream hands the call to the local model of that stage
+    # (pipelines/failover.py, docs/failover.md).
+    failover: bool = True
+    provider_timeout_secs: float = 4.0
     google_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("GOOGLE_API_KEY", "ECHO_GOOGLE_API_KEY")
     )
@@ -196,6 +206,9 @@ class EchoSettings(BaseSettings):
     # Signs request_data.patient_token (clinic/identity.py); unset: no token is accepted and
     # every caller is identified in the conversation.
     patient_token_secret: SecretStr | None = None
+    # Set: the bootstrap and admin API (/api/..., /ws) needs "Authorization: Bearer <token>"
+    # (transports/guards.py); the page takes it from its URL fragment (#token=...).
+    api_token: SecretStr | None = None
 
     # --- audit ---------------------------------------------------------------------------
     audit_enabled: bool = True

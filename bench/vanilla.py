@@ -114,7 +114,7 @@ def create_app(data_dir: Path):
     from clinic.store import ClinicStore
     from config import EchoSettings
     from observers.latency import LatencyObserver
-    from server import load_vocabulary
+    from runtime import load_vocabulary
 
     sessions: dict[str, asyncio.Task] = {}
 

@@ -152,7 +152,7 @@ async def run_chat_session(
     from clinic.store import ClinicStore
     from pipelines import Session, clinic_brain_and_tools
     from providers.local import LocalModels
-    from server import load_lexicon, load_patients, load_vocabulary, open_audit_store
+    from runtime import load_lexicon, load_patients, load_vocabulary, open_audit_store
 
     store = ClinicStore(settings.resolved_clinic_db(), timezone=settings.clinic_timezone)
     from datetime import datetime

@@ -22,6 +22,13 @@ Where each fact is taken:
   the output transport*, which happens only once their audio was played; an
   ``InterruptionFrame`` (or a new user turn) while the bot is still responding marks
   the turn interrupted, keeping the words played so far;
+* a hang-up — the ``CancelFrame`` of a session whose ending is ``hung_up`` (the
+  ``ending`` callable, else ``CancelFrame.reason``): output sent after the caller's
+  last audio reached the server was sent to nobody, so the turn is cut there (marked
+  interrupted by ``hung_up``, the words heard estimated as for an interruption). A
+  turn that finished while the caller's audio was flowing is held until newer caller
+  audio arrives (the next 20 ms packet), so a reply that ended after the caller had
+  already gone is cut too;
 * ``BotStartedSpeakingFrame`` / ``BotStoppedSpeakingFrame``, ``ErrorFrame``,
   ``UserImageRawFrame`` (sha256, size and format, not the bytes).
 
@@ -30,12 +37,14 @@ push (and once per broadcast pair), played output at the output transport.
 
 A turn closes when the bot has finished speaking with no LLM response or tool
 call pending, when the next user turn starts, or at ``EndFrame`` /
-``CancelFrame`` / :meth:`AuditObserver.flush`. Bot speech with no user turn
+``CancelFrame`` / :meth:`AuditObserver.flush`; it is submitted then, or once caller
+audio newer than its end arrives (see hang-up above). Bot speech with no user turn
 before it (the greeting) is a turn of its own with ``trigger: "bot"``.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import hashlib
 import time
@@ -82,6 +91,10 @@ CUES_KEY = "echo.cues"
 
 _SEEN_LIMIT = 2048
 _PRE_ROLL_SECS = 1.0
+HUNG_UP = "hung_up"
+# Output sent this long after the caller's last audio still counts as heard (a packet
+# from a live caller is at most a jitter-buffer wait and a network hop behind).
+_CALLER_LAG_NS = 100_000_000
 
 
 class RecordSink(Protocol):
@@ -172,6 +185,11 @@ class _Turn:
         self.llm_ended = 0
         self.tool_calls: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.spoken: list[tuple[str, bool]] = []
+        self.spoken_at: list[int] = []  # when each spoken text finished playing
+        self.spoken_secs: list[float] = []  # its audio's length
+        self.played_audio: list[tuple[int, float]] = []  # (when played, secs) per chunk
+        self.unheard_secs: float | None = None  # audio sent after the caller had gone
+        self.closed_at: int | None = None
         self.spoken_segments = 0
         self.bot_speaking = False
         self.interrupted = False
@@ -206,6 +224,36 @@ class _Turn:
         return self.bot_speaking or self.llm_started > self.llm_ended or pending_tools
 
 
+def unheard_output(turn: _Turn, heard_until: int) -> bool:
+    """Whether any of ``turn``'s output was played after ``heard_until`` (pipeline ns)."""
+    return any(t > heard_until for t in turn.spoken_at) or any(
+        t > heard_until for t, _ in turn.played_audio
+    )
+
+
+def forget_unheard(turn: _Turn, heard_until: int) -> tuple[tuple[str, float] | None, float, float]:
+    """Drop the text ``turn`` played after ``heard_until``; say where its output was cut.
+
+    Returns:
+        The segment (text, audio secs) that was playing at ``heard_until`` (the first
+        one dropped) or None, the seconds of its audio played by then, and the seconds
+        of audio played after ``heard_until``.
+    """
+    keep = bisect.bisect_right(turn.spoken_at, heard_until)
+    segment = None
+    if keep < len(turn.spoken):
+        segment = (turn.spoken[keep][0], turn.spoken_secs[keep])
+        del turn.spoken[keep:], turn.spoken_at[keep:], turn.spoken_secs[keep:]
+    since = turn.spoken_at[-1] if turn.spoken_at else None
+    played = unheard = 0.0
+    for t, secs in turn.played_audio:
+        if t > heard_until:
+            unheard += secs
+        elif since is None or t > since:
+            played += secs
+    return segment, played, round(unheard, 3)
+
+
 class AuditObserver(BaseObserver):
     """Builds one ``turn`` audit record per user turn from the frames it sees."""
 
@@ -216,6 +264,7 @@ class AuditObserver(BaseObserver):
         played_by: Callable[[FrameProcessor], bool] | None = None,
         keep_audio: bool = False,
         include_llm_messages: bool = False,
+        ending: Callable[[], str | None] | None = None,
         **kwargs,
     ):
         """Create the observer.
@@ -229,6 +278,10 @@ class AuditObserver(BaseObserver):
                 saves it only when it has an ``audio_dir``). Hashes are always taken.
             include_llm_messages: Put the LLM's input messages in the record, not
                 only their hash.
+            ending: How the session is ending (e.g. ``lambda: session.ending``), read at
+                the ``CancelFrame``: a reply cut by it is ``interrupted_by`` that ending,
+                and ``hung_up`` cuts it at the caller's last audio. Without it the
+                ``CancelFrame``'s own ``reason`` is used, else ``"cancelled"``.
             **kwargs: Passed to ``BaseObserver``.
         """
         super().__init__(observe_every_push=True, **kwargs)
@@ -236,7 +289,10 @@ class AuditObserver(BaseObserver):
         self._played_by = played_by or _is_output_transport
         self._keep_audio = keep_audio
         self._include_llm_messages = include_llm_messages
+        self._ending = ending
         self._turn: _Turn | None = None
+        self._held: _Turn | None = None  # closed, waiting for newer caller audio
+        self._last_input_ns: int | None = None  # the caller's last audio (pipeline clock)
         self._turn_count = 0
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._clock_offset_ns: int | None = None
@@ -256,7 +312,7 @@ class AuditObserver(BaseObserver):
     @property
     def turns_recorded(self) -> int:
         """Turn records handed to the recorder so far."""
-        return self._turn_count if self._turn is None else self._turn_count - 1
+        return self._turn_count - (self._turn is not None) - (self._held is not None)
 
     # ----------------------------------------------------------------------------- helpers
 
@@ -301,7 +357,8 @@ class AuditObserver(BaseObserver):
         # EndFrame leaves the output transport once everything before it was played.
         if isinstance(frame, EndFrame):
             if self._played_by(data.source) and data.direction == FrameDirection.DOWNSTREAM:
-                self._close_turn()
+                self._close_turn(hold=False)
+                self._submit_held()
             return
 
         # Output as played: the output transport pushes it on after playing it.
@@ -313,6 +370,9 @@ class AuditObserver(BaseObserver):
         # Raw audio: first push only (cheap check; no id tracking for audio).
         if isinstance(frame, InputAudioRawFrame):
             if data.first_push:
+                self._last_input_ns = ts
+                if self._held is not None and ts > (self._held.closed_at or 0):
+                    self._submit_held()  # the caller was still there after it ended
                 self._on_input_audio(frame)
             return
         if isinstance(frame, TTSAudioRawFrame):
@@ -462,9 +522,7 @@ class AuditObserver(BaseObserver):
                 }
             )
         elif isinstance(frame, CancelFrame):
-            if self._turn is not None and self._turn.bot_active and self._turn.responding:
-                self._interrupt(self._turn, ts, "cancelled")
-            self._close_turn()
+            self._on_cancel(frame, ts)
 
     def _on_input_audio(self, frame: InputAudioRawFrame) -> None:
         if self._user_audio is not None and (self._vad_speaking or self._user_turn_open):
@@ -519,44 +577,72 @@ class AuditObserver(BaseObserver):
     def _on_played(self, frame: Frame, ts: int) -> None:
         if isinstance(frame, OutputAudioRawFrame):
             turn = self._turn
+            secs = _audio_secs(frame.audio, frame.sample_rate, frame.num_channels)
             if turn is not None and turn.bot_speaking:
                 turn.bot_audio.add(frame.audio, frame.sample_rate, frame.num_channels)
+                turn.played_audio.append((ts, secs))
                 if "bot_first_audio" not in turn.times:
                     turn.mark("bot_first_audio", ts)
-            self._played_secs_since_text += _audio_secs(
-                frame.audio, frame.sample_rate, frame.num_channels
-            )
+            self._played_secs_since_text += secs
             return
         assert isinstance(frame, TTSTextFrame)
         # Everything queued up to and including this text has now been played.
+        segment_secs = self._played_secs_since_text
         while self._tts_pending:
-            fid, _ = self._tts_pending.popitem(last=False)
+            fid, seg = self._tts_pending.popitem(last=False)
             if fid == frame.id:
+                segment_secs = seg["secs"]
                 break
         self._played_secs_since_text = 0.0
         turn = self._bot_turn()
         turn.spoken.append((frame.text, frame.includes_inter_frame_spaces))
+        turn.spoken_at.append(ts)
+        turn.spoken_secs.append(segment_secs)
         turn.spoken_segments += 1
         turn.mark("spoken", ts)
 
-    def _interrupt(self, turn: _Turn, ts: int, reason: str) -> None:
+    def _on_cancel(self, frame: CancelFrame, ts: int) -> None:
+        """The session is cancelled: cut what was playing, and for a hang-up what went unheard."""
+        reason = (self._ending() if self._ending else None) or frame.reason
+        reason = reason if isinstance(reason, str) and reason else "cancelled"
+        heard_until = None
+        if reason == HUNG_UP and self._last_input_ns is not None:
+            heard_until = self._last_input_ns + _CALLER_LAG_NS
+        for turn in (self._held, self._turn):
+            if turn is None or not turn.bot_active:
+                continue
+            if turn is self._turn and turn.responding:
+                self._interrupt(turn, ts, reason, heard_until)
+            elif heard_until is not None and unheard_output(turn, heard_until):
+                self._interrupt(turn, ts, reason, heard_until)
+        self._submit_held()
+        self._close_turn(hold=False)
+
+    def _interrupt(self, turn: _Turn, ts: int, reason: str, heard_until: int | None = None):
+        """Mark ``turn`` cut off; with ``heard_until``, output played after it was not heard."""
         if turn.interrupted:
             return
         turn.interrupted = True
         turn.interrupt_reason = reason
         turn.mark("interrupted", ts)
+        live = turn is not self._held  # a held turn's output was all played
+        segment: tuple[str, float] | None = None  # (text, audio secs) when cut off
+        played = self._played_secs_since_text if live else 0.0
+        if heard_until is not None:
+            segment, played, turn.unheard_secs = forget_unheard(turn, heard_until)
         # The segment being played when the bot was cut off: its text reaches the
         # output only once fully played, so estimate the words heard from how much
         # of its audio was played.
-        if self._tts_pending:
+        if segment is None and live and self._tts_pending:
             _, seg = next(iter(self._tts_pending.items()))
-            words = seg["text"].split()
-            total = seg["secs"]
-            played = self._played_secs_since_text
+            segment = (seg["text"], seg["secs"])
+        if segment is not None:
+            words = segment[0].split()
+            total = segment[1]
             if words and total > 0 and played > 0:
                 heard = min(len(words), int(len(words) * min(1.0, played / total)))
                 turn.cut_segment = {
-                    "text": seg["text"],
+                    "text": segment[0],
                     "heard_words": heard,
                     "played_secs": round(played, 3),
                     "segment_secs": round(total, 3),
@@ -566,7 +652,7 @@ class AuditObserver(BaseObserver):
 
     # ----------------------------------------------------------------------------- closing
 
-    def _close_turn(self, *, new_user_turn: bool = False) -> None:
+    def _close_turn(self, *, new_user_turn: bool = False, hold: bool = True) -> None:
         turn = self._turn
         if turn is None:
             return
@@ -576,12 +662,27 @@ class AuditObserver(BaseObserver):
         if new_user_turn and turn.bot_active and turn.responding:
             ts = max(turn.last_times.values()) if turn.last_times else 0
             self._interrupt(turn, ts, "user_started_speaking")
+        self._submit_held()
+        turn.closed_at = max(turn.last_times.values()) if turn.last_times else 0
+        if hold and not new_user_turn and turn.bot_active and self._last_input_ns is not None:
+            # Caller audio newer than the turn's end shows the caller was there to hear it.
+            self._held = turn
+            return
+        self._submit(turn)
+
+    def _submit_held(self) -> None:
+        if self._held is not None:
+            turn, self._held = self._held, None
+            self._submit(turn)
+
+    def _submit(self, turn: _Turn) -> None:
         body, audio = self._build(turn)
         self._recorder.submit("turn", body, audio=audio)
 
     def flush(self) -> None:
         """Close the open turn now (call before closing the recorder)."""
-        self._close_turn()
+        self._close_turn(hold=False)
+        self._submit_held()
 
     def _build(self, turn: _Turn) -> tuple[dict[str, Any], dict[str, AudioClip] | None]:
         t = turn.times
@@ -636,6 +737,7 @@ class AuditObserver(BaseObserver):
             "spoken_words": len(spoken_text.split()),
             "interrupted_by": turn.interrupt_reason,
             "cut_segment": turn.cut_segment,
+            "unheard_secs": turn.unheard_secs,
             "generated_text": _join_text(turn.llm_text),
             "audio": turn.bot_audio.summary(),
         }
@@ -710,6 +812,7 @@ class AuditObserver(BaseObserver):
 
     async def cleanup(self):
         """Close the open turn when the pipeline is torn down."""
-        self._close_turn()
+        self._close_turn(hold=False)
+        self._submit_held()
         self._finished = True
         await super().cleanup()

@@ -60,10 +60,17 @@ class Session:
 
 
 def worker_options(session: Session) -> dict[str, Any]:
-    """``PipelineWorker`` options every variant uses: idle handled by the session events."""
+    """``PipelineWorker`` options every variant uses.
+
+    Idle is handled by the session events; RTVI is on, so Pipecat's client SDKs can talk
+    to every variant (``pipelines.rtvi``).
+    """
+    from pipelines.rtvi import rtvi_options
+
     return {
         "idle_timeout_secs": session.settings.idle_timeout_secs,
         "cancel_on_idle_timeout": False,
+        **rtvi_options(),
     }
 
 

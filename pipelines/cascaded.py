@@ -36,6 +36,7 @@ from pipelines import (
     provider_context,
     worker_options,
 )
+from pipelines.failover import with_failover
 from processors.caller_cues import CallerCuesProcessor
 from processors.filler import attach_filler
 
@@ -182,6 +183,7 @@ def build(session: Session) -> PipelineWorker:
     stt = specs["stt"].create(ctx)
     llm = specs["llm"].create(ctx)
     tts = specs["tts"].create(ctx)
+    stt, llm, tts = with_failover(session, specs, ctx, stt=stt, llm=llm, tts=tts)
 
     tools.register(llm)
     attach_filler(llm, tts, slow_tools=SLOW_LOCAL_TOOLS if specs["llm"].local else None)
@@ -214,7 +216,6 @@ def build(session: Session) -> PipelineWorker:
         Pipeline(stages),
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
         observers=list(session.observers),
-        enable_rtvi=False,
         **worker_options(session),
     )
 

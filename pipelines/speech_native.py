@@ -266,7 +266,6 @@ def build(session: Session) -> PipelineWorker:
         pipeline,
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
         observers=list(session.observers),
-        enable_rtvi=False,
         **worker_options(session),
         # A session-ending Realtime error (rejected key, unknown model/voice, a dropped
         # socket that could not be re-established) ends the call, after it is recorded.

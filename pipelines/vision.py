@@ -34,6 +34,7 @@ from pipelines import (
     worker_options,
 )
 from pipelines.cascaded import SYSTEM_PROMPT, user_turn_params
+from pipelines.failover import with_failover
 from processors.caller_cues import CallerCuesProcessor
 from processors.filler import attach_filler
 from vision.conversation import VisionConversation
@@ -78,6 +79,7 @@ def build(session: Session) -> PipelineWorker:
     stt = specs["stt"].create(ctx)
     llm = create_vision_llm(settings) if vision_model else specs["llm"].create(ctx)
     tts = specs["tts"].create(ctx)
+    stt, tts = with_failover(session, specs, ctx, stt=stt, tts=tts)  # the LLM: not yet
 
     conversation = VisionConversation(
         settings=settings,
@@ -126,7 +128,6 @@ def build(session: Session) -> PipelineWorker:
         Pipeline(stages),
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
         observers=list(session.observers),
-        enable_rtvi=False,
         **worker_options(session),
     )
     conversation.worker = worker

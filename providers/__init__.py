@@ -65,6 +65,7 @@ def _deepgram(ctx: ProviderContext):
 
     return DeepgramSTTService(
         api_key=ctx.settings.secret("deepgram_api_key"),
+        base_url=ctx.settings.deepgram_base_url or "",
         settings=DeepgramSTTService.Settings(
             model=ctx.settings.deepgram_model,
             language="en-US",
@@ -103,8 +104,10 @@ def _piper(ctx: ProviderContext):
 def _cartesia(ctx: ProviderContext):
     from pipecat.services.cartesia.tts import CartesiaTTSService
 
+    base_url = ctx.settings.cartesia_base_url
     return CartesiaTTSService(
         api_key=ctx.settings.secret("cartesia_api_key"),
+        **({"url": f"{base_url.rstrip('/')}/tts/websocket"} if base_url else {}),
         settings=CartesiaTTSService.Settings(voice=ctx.settings.cartesia_voice),
     )
 

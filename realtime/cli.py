@@ -12,7 +12,7 @@ def cmd_realtime_server(args: argparse.Namespace, settings: EchoSettings) -> int
     """Serve the Realtime protocol on Echo's local models until interrupted."""
     from providers.local import LocalModels
     from realtime.local import create_server
-    from server import load_lexicon
+    from runtime import load_lexicon
 
     api_key = (
         settings.secret("realtime_server_key") if hasattr(settings, "realtime_server_key") else None

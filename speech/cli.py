@@ -70,8 +70,6 @@ def add_commands(subparsers) -> None:
     )
     tts.add_argument("--vocabulary", type=Path, help="vocabulary file (default: settings)")
     tts.add_argument("--timeout", type=float, default=60.0, help="seconds per sentence")
-    tts.add_argument("--cartesia-url", default="wss://api.cartesia.ai/tts/websocket",
-                     help=argparse.SUPPRESS)  # fmt: skip
     tts.add_argument("--out", type=Path, default=Path("reports/compare-tts"))
     tts.set_defaults(func=run_compare_tts)
 
@@ -155,7 +153,7 @@ def run_compare_tts(args: argparse.Namespace, settings: EchoSettings) -> int:
     if not sentences:
         print(f"error: no sentences in {args.sentences}", file=sys.stderr)
         return 2
-    engines = tts_engines(settings, args.tts, cartesia_url=args.cartesia_url)
+    engines = tts_engines(settings, args.tts)
     rows = compare_tts(
         engines, sentences, lexicon, echo_stt(settings, lexicon),
         audio_dir=args.out / "audio", timeout=args.timeout, progress=_progress,

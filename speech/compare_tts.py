@@ -67,7 +67,6 @@ TTS_COLUMNS = (
     "note",
 )
 RATE = 16000
-CARTESIA_URL = "wss://api.cartesia.ai/tts/websocket"
 # Written for this comparison (in no evaluation set); {category} is filled from the vocabulary.
 SENTENCE_TEMPLATES = (
     "{provider} can see you next Wednesday afternoon at three.",
@@ -129,9 +128,7 @@ class TtsEngine:
     skipped: str | None = None
 
 
-def tts_engines(
-    settings: EchoSettings, names: Sequence[str], *, cartesia_url: str = CARTESIA_URL
-) -> list[TtsEngine]:
+def tts_engines(settings: EchoSettings, names: Sequence[str]) -> list[TtsEngine]:
     """The requested TTSs ("piper", "espeak", "cartesia", "elevenlabs")."""
     engines = []
     for name in names:
@@ -145,7 +142,7 @@ def tts_engines(
             else:
                 engines.append(TtsEngine("espeak", "espeak-ng en-us 165 wpm", EspeakTTSService))
         elif name == "cartesia":
-            engines.append(_cartesia(settings, cartesia_url))
+            engines.append(_cartesia(settings))
         elif name == "elevenlabs":
             why = "no key: set ELEVENLABS_API_KEY"
             if os.environ.get("ELEVENLABS_API_KEY"):
@@ -169,22 +166,15 @@ def _piper(settings: EchoSettings) -> Callable[[], TTSService]:
     return create
 
 
-def _cartesia(settings: EchoSettings, url: str) -> TtsEngine:
-    key = settings.secret("cartesia_api_key")
-    note = f"cartesia {settings.cartesia_voice}"
-    if not key:
-        return TtsEngine("cartesia", note, skipped="no key: set CARTESIA_API_KEY")
+def _cartesia(settings: EchoSettings) -> TtsEngine:
+    """Cartesia as a call makes it (the provider registry; ``ECHO_CARTESIA_BASE_URL``)."""
+    from providers import PROVIDERS, ProviderContext
 
-    def create() -> TTSService:
-        from pipecat.services.cartesia.tts import CartesiaTTSService
-
-        return CartesiaTTSService(
-            api_key=key,
-            url=url,
-            settings=CartesiaTTSService.Settings(voice=settings.cartesia_voice),
-        )
-
-    return TtsEngine("cartesia", note, create)
+    spec = PROVIDERS["tts"]["cartesia"]
+    note = spec.model(settings)
+    if missing := spec.missing_key(settings):
+        return TtsEngine("cartesia", note, skipped=f"no key: set {missing}")
+    return TtsEngine("cartesia", note, lambda: spec.create(ProviderContext(settings, None)))
 
 
 # --- measuring one TTS in a pipeline -------------------------------------------------------

@@ -85,10 +85,8 @@ class Transcriber(BiasedPass, WhisperDecoder):
     """faster-whisper with a short mel window, optional vocabulary biasing and correction.
 
     Args:
-        model_dir: CTranslate2 Whisper model directory (see :func:`models.whisper_model_dir`),
-            or an already loaded ``faster_whisper.WhisperModel`` to share.
-        compute_type: CTranslate2 compute type ("int8" on CPU).
-        pad_seconds: Mel window for utterances that fit in it (≤ 30).
+        model_dir: As :class:`~speech.whisper.WhisperDecoder` (so are ``compute_type``,
+            ``pad_seconds``, ``no_speech_threshold``, ``cpu_threads`` and ``device``).
         lexicon: Deployment vocabulary; None disables biasing and correction.
         biasing: Run the second, hotword-biased pass when the first suggests terms.
         correction: Run the vocabulary corrector on the STT output.
@@ -99,11 +97,6 @@ class Transcriber(BiasedPass, WhisperDecoder):
         second_pass_beam: Beam of the biased pass (greedy: a beam costs almost twice as
             much per step and found no more terms; the audio check picks among them).
         threshold: Corrector threshold.
-        no_speech_threshold: Drop the text when Whisper's no-speech probability reaches
-            this and the decode is unsure (``is_no_speech``; Pipecat's WhisperSTTService
-            drops on the probability alone, which loses short real utterances).
-        cpu_threads: CTranslate2 intra-op threads (0: its default).
-        device: "cpu" or "auto".
     """
 
     def __init__(

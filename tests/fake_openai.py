@@ -11,51 +11,29 @@ reach. It records every request body and answers by a simple script:
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 
 from aiohttp import web
 
-from tests.conftest import free_port
+from tests.fake_server import LoopbackApp
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackApp):
+    client_max_size = 64 * 1024 * 1024  # images in the requests
+
     def __init__(self, *, mode: str = "vision", reply: str = "I can see the picture you sent."):
+        super().__init__()
         self.mode = mode
         self.reply = reply
         self.requests: list[dict] = []
-        self.port = free_port()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._ready = threading.Event()
-        self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        self._loop.run_until_complete(site.start())
-        self._ready.set()
-        self._loop.run_forever()
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
     def decide(self, body: dict) -> tuple[str | None, dict | None]:
         messages = body.get("messages", [])

@@ -29,7 +29,7 @@ from clinic.tools import TOOLS_SCHEMA, ClinicTools
 from pipelines.cascaded import SYSTEM_PROMPT, user_turn_params
 from processors.vocabulary_correction import VocabularyCorrectionProcessor
 from providers.local import LocalModels
-from server import load_lexicon, load_vocabulary
+from runtime import load_lexicon, load_vocabulary
 from tests.heard import heard_like
 
 pytestmark = pytest.mark.slow

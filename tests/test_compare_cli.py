@@ -8,8 +8,6 @@ Cartesia's TTS WebSocket messages).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
 import csv
 import json
 import threading
@@ -27,6 +25,7 @@ from speech.compare import STT_COLUMNS, parse_snrs
 from speech.compare_tts import SENTENCE_TEMPLATES, TTS_COLUMNS, default_sentences
 from speech.noise import mix_noise, speech_power
 from tests.conftest import write_wav
+from tests.fake_cartesia import FakeCartesia
 from vocabulary import Lexicon
 from vocabulary.evaluation import DATA_DIR
 
@@ -312,86 +311,27 @@ def test_compare_tts_piper_espeak_and_skips(settings, tmp_path, capsys):
     assert_png(out / "compare-tts.png")
 
 
-class FakeCartesia:
-    """Cartesia's TTS WebSocket: chunk messages of base64 PCM, then done (Piper speaks)."""
-
-    def __init__(self, speak):
-        self.speak = speak
-        self.messages: list[dict] = []
-        self.keys: list[str | None] = []
-        self.port = 0
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-
-    async def handler(self, ws):
-        self.keys.append(ws.request.headers.get("X-API-Key"))
-        async for raw in ws:
-            msg = json.loads(raw)
-            self.messages.append(msg)
-            ctx = msg["context_id"]
-            if msg["transcript"].strip():
-                rate = msg["output_format"]["sample_rate"]
-                pcm = self.speak(msg["transcript"], rate).tobytes()
-                step = rate // 10 * 2  # 100 ms chunks
-                for i in range(0, len(pcm), step):
-                    data = base64.b64encode(pcm[i : i + step]).decode()
-                    await ws.send(
-                        json.dumps(
-                            {
-                                "type": "chunk",
-                                "data": data,
-                                "done": False,
-                                "status_code": 206,
-                                "step_time": 12.5,
-                                "context_id": ctx,
-                            }
-                        )
-                    )
-            if not msg["continue"]:
-                done = {"type": "done", "done": True, "status_code": 206, "context_id": ctx}
-                await ws.send(json.dumps(done))
-
-    def run(self):
-        from websockets.asyncio.server import serve
-
-        async def main():
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            async with serve(self.handler, "127.0.0.1", 0) as server:
-                self.port = server.sockets[0].getsockname()[1]
-                self._ready.set()
-                await self._stop.wait()
-
-        asyncio.run(main())
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self.run, daemon=True)
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc):
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-
-def test_compare_tts_cartesia_over_its_websocket(speak, tmp_path, monkeypatch):
+def test_compare_tts_cartesia_over_its_websocket(piper_voice, tmp_path, monkeypatch):
     monkeypatch.setenv("CARTESIA_API_KEY", "ca-test-key")
-    settings = EchoSettings(_env_file=None, data_dir=tmp_path / "data")
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("\n".join(SENTENCES) + "\n")
     out = tmp_path / "cartesia"
-    with FakeCartesia(speak) as fake:
+    with FakeCartesia(voice=piper_voice) as fake:
+        monkeypatch.setenv("ECHO_CARTESIA_BASE_URL", fake.url)
+        settings = EchoSettings(_env_file=None, data_dir=tmp_path / "data")
         args = parse(
             ["compare-tts", "--sentences", str(sentences), "--tts", "cartesia"]
-            + ["--out", str(out), "--cartesia-url", f"ws://127.0.0.1:{fake.port}"]
+            + ["--out", str(out)]
         )
         assert args.func(args, settings) == 0
     assert fake.keys and set(fake.keys) == {"ca-test-key"}
-    spoken = [m["transcript"].strip() for m in fake.messages if m["transcript"].strip()]
+    spoken = [m["transcript"].strip() for m in fake.requests if m.get("transcript", "").strip()]
     assert spoken[-2:] == SENTENCES  # after the untimed warm-up sentence
-    assert all(m["voice"] == {"mode": "id", "id": settings.cartesia_voice} for m in fake.messages)
+    assert all(
+        m["voice"] == {"mode": "id", "id": settings.cartesia_voice}
+        for m in fake.requests
+        if "transcript" in m
+    )
     _, [row] = read_csv(out / "compare-tts.csv")
     assert row["tts"] == "cartesia" and row["status"] == "ok" and row["sentences"] == "2"
     assert float(row["audio_s"]) > 1.0 and row["terms_said"] == "2"

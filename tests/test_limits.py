@@ -57,7 +57,7 @@ async def test_an_oversized_body_is_refused_before_it_is_parsed(capped):
 
 
 def test_rate_limiter_window_and_bounded_keys():
-    from server import RateLimiter
+    from transports.guards import RateLimiter
 
     now = [0.0]
     limiter = RateLimiter(3, clock=lambda: now[0], max_keys=2)

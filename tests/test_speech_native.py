@@ -103,7 +103,7 @@ def fake_session(settings, tmp_path):
 
     from clinic.store import ClinicStore
     from providers.local import LocalModels
-    from server import load_vocabulary
+    from runtime import load_vocabulary
     from transports import TRANSPORTS
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from pipecat.pipeline.worker import PipelineWorker
 
 import pipelines
 from cli import main as cli_main
-from server import EchoRuntime
+from runtime import EchoRuntime
 from transports import TRANSPORTS
 
 

@@ -9,7 +9,6 @@ the uploaded image into an ``image`` block with a base64 ``source``. The caller,
 route, the speech models and the audit trail are Echo's real ones.
 """
 
-import asyncio
 import base64
 import io
 import json
@@ -50,16 +49,8 @@ class FakeAnthropic(FakeOpenAI):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"  # the SDK adds /v1/messages
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        self._loop.run_until_complete(site.start())
-        self._ready.set()
-        self._loop.run_forever()
 
     def decide(self, body: dict) -> tuple[str | None, dict | None]:
         messages = body.get("messages", [])

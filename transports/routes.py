@@ -18,7 +18,7 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from loguru import logger
 from starlette.websockets import WebSocketState
 
@@ -65,6 +65,58 @@ def too_many_sessions(runtime) -> bool:
 
 
 BUSY = {"error": "too many live sessions, try again later"}
+
+# OpenAPI of a 422: a malformed field (FastAPI's list, as ``server.validation_error`` sends
+# it: no input echoed) or a refusal naming the problem (an unknown variant lists the valid).
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+REFUSAL_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "valid": {"type": "array", "items": {"type": "string"}},
+        "missing": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def unprocessable(*, wrapped: bool = False) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` declaring a route's 422 (``wrapped``: the refusal in ``detail``)."""
+    refusal = {
+        "type": "object",
+        "required": ["detail"],
+        "properties": {"detail": REFUSAL_SCHEMA},
+    }
+    schema = {"anyOf": [FIELD_ERRORS_SCHEMA, refusal if wrapped else REFUSAL_SCHEMA]}
+    return {
+        422: {
+            "description": "A malformed field, or an unknown pipeline (the valid ones listed)",
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+class TwiMLResponse(Response):
+    """An XML (TwiML) answer to Twilio."""
+
+    media_type = "application/xml"
 
 
 async def refuse(websocket: WebSocket, status: int, detail: dict[str, Any]) -> None:
@@ -139,7 +191,9 @@ def transport_routes(settings: EchoSettings) -> APIRouter:
     from transports.websocket import websocket_router
 
     router = APIRouter()
-    router.include_router(twilio_router(settings))
+    router.include_router(
+        twilio_router(settings), default_response_class=TwiMLResponse, responses=unprocessable()
+    )
     router.include_router(websocket_router(settings))
-    router.include_router(daily_router(settings))
+    router.include_router(daily_router(settings), responses=unprocessable())
     return router

@@ -93,7 +93,7 @@ async def ask_local_brain(settings: EchoSettings, lexicon, prepared, question: s
     from clinic.brain import ClinicBrain
     from clinic.cli_chat import respond
     from clinic.store import ClinicStore
-    from server import load_vocabulary
+    from runtime import load_vocabulary
     from vision.conversation import VisionConversation, image_message
     from vision.tools import VisionTools
 

@@ -167,18 +167,12 @@ class VisionConversation:
         The frame becomes the current image (audited, shown on the page) and is returned
         downscaled as an ``InputImageRawFrame``.
         """
-        from vision.images import prepare_rgb, same_scene
+        from vision.images import same_scene
 
         if self._forwarded is not None and same_scene(self._forwarded, frame):
             return None
         self._forwarded = frame
-        prepared = await asyncio.to_thread(
-            prepare_rgb,
-            frame.image,
-            frame.size,
-            pixel_format=frame.format or "RGB",
-            max_side=self.settings.vision_max_side,
-        )
+        prepared = await self.prepare_frame(frame)
         self.set_current(prepared, unread=False)
         self.record(prepared, None, event="received")
         if self.worker is not None:
@@ -204,18 +198,23 @@ class VisionConversation:
         waiter.set_result(frame)
         return True
 
-    def prefetch(self, frame: Any) -> None:
-        """Keep a frame taken at the start of the caller's turn and start reading it."""
+    async def prepare_frame(self, frame: Any) -> PreparedImage:
+        """A camera frame (raw pixels) encoded and downscaled for the models, off the loop."""
         from vision.images import prepare_rgb
 
+        return await asyncio.to_thread(
+            prepare_rgb,
+            frame.image,
+            frame.size,
+            pixel_format=frame.format or "RGB",
+            max_side=self.settings.vision_max_side,
+        )
+
+    def prefetch(self, frame: Any) -> None:
+        """Keep a frame taken at the start of the caller's turn and start reading it."""
+
         async def prepare_and_read() -> PreparedImage:
-            prepared = await asyncio.to_thread(
-                prepare_rgb,
-                frame.image,
-                frame.size,
-                pixel_format=frame.format or "RGB",
-                max_side=self.settings.vision_max_side,
-            )
+            prepared = await self.prepare_frame(frame)
             await self.start_reading(prepared)
             return prepared
 

@@ -27,7 +27,7 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 
 from vision.answer import describe_reading
 from vision.conversation import VisionConversation
-from vision.images import PreparedImage, prepare_rgb, same_scene
+from vision.images import PreparedImage, same_scene
 from vision.reader import failed_reading
 
 CAMERA_TIMEOUT_SECS = 1.5
@@ -137,13 +137,7 @@ class VisionTools:
         if early is not None and same_scene(early[1], frame):
             self.prefetch_hits += 1
             return await early[2]  # its reading is under way or done
-        return await asyncio.to_thread(
-            prepare_rgb,
-            frame.image,
-            frame.size,
-            pixel_format=frame.format or "RGB",
-            max_side=conv.settings.vision_max_side,
-        )
+        return await conv.prepare_frame(frame)
 
     async def _camera_frame(self, params: Any | None) -> Any | None:
         """A camera frame for this tool call, or None when the camera is not shared."""
