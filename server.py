@@ -1,10 +1,10 @@
 """Echo's HTTP server: the FastAPI app, its pages and status routes.
 
-``create_app(settings)`` builds the app: the pages (``/``, ``/rtvi``), the probes
-(``/healthz``, ``/readyz``), ``/api/pipelines``, and the routers of the WebRTC bootstrap
-(:mod:`transports.webrtc_offer`), phone calls, the plain WebSocket and Daily
-(:mod:`transports.routes`) and image uploads (:mod:`vision.routes`), behind the guards of
-:mod:`transports.guards`. What the process holds is :class:`runtime.EchoRuntime`.
+``create_app(settings)`` builds the app: the pages (``/``, ``/rtvi``, Echo's page modules
+under ``/src/``), the probes (``/healthz``, ``/readyz``), ``/api/pipelines``, and the routers
+of the WebRTC bootstrap (:mod:`transports.webrtc_offer`), phone calls, the plain WebSocket and
+Daily (:mod:`transports.routes`) and image uploads (:mod:`vision.routes`), behind the guards
+of :mod:`transports.guards`. What the process holds is :class:`runtime.EchoRuntime`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,23 @@ from vision.routes import vision_routes
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 JAVASCRIPT = {200: {"content": {"text/javascript": {}}}}  # OpenAPI of a script file route
+# Echo's own page is plain ES modules and a style sheet, served as they are (no build step).
+PAGE_FILES = {
+    "echo.js": "text/javascript",
+    "view.js": "text/javascript",
+    "token.js": "text/javascript",
+    "echo.css": "text/css",
+}
 
 
 MAX_JSON_BODY_BYTES = 256 * 1024
+
+
+def _page_file(path: Path, media_type: str):
+    async def page_file():
+        return FileResponse(path, media_type=media_type)
+
+    return page_file
 
 
 def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
@@ -88,6 +102,16 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
     @app.get("/dist/rtvi.js", response_class=Response, responses=JAVASCRIPT)
     async def rtvi_bundle():
         return FileResponse(WEB_DIR / "dist" / "rtvi.js", media_type="text/javascript")
+
+    for name, media_type in PAGE_FILES.items():
+        app.add_api_route(
+            f"/src/{name}",
+            _page_file(WEB_DIR / "src" / name, media_type),
+            methods=["GET"],
+            response_class=Response,
+            responses={200: {"content": {media_type: {}}}},
+            name=f"page_file_{name.replace('.', '_')}",
+        )
 
     @app.get("/healthz")
     async def healthz(request: Request):

@@ -59,7 +59,7 @@ async def test_browser_page_holds_a_conversation(live_server, speak, tmp_path):
         # The bot's audio is received and played: inbound audio energy grows.
         energy_js = """async () => {
             let e = 0;
-            (await pc.getStats()).forEach(r => {
+            (await echoPage.pc.getStats()).forEach(r => {
                 if (r.type === 'inbound-rtp' && r.kind === 'audio') e = r.totalAudioEnergy || 0;
             });
             return e;

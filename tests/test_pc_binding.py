@@ -252,24 +252,22 @@ async def test_the_page_sends_its_token_when_it_renegotiates_and_patches(server)
             await page.wait_for_function(
                 "document.getElementById('status').textContent === 'connected'", timeout=30000
             )
-            pc_id = await page.evaluate("pcId")
+            pc_id = await page.evaluate("echoPage.pcId")
             session_id = session_of(server, pc_id)
-            assert session_id and await page.evaluate("typeof pcToken === 'string'")
+            assert session_id and await page.evaluate("typeof echoPage.pcToken === 'string'")
             # As when the server asks for a new offer; then a late candidate, trickled.
             await page.evaluate(
-                "onSignalling(JSON.stringify({type: 'signalling', message: {type: 'renegotiate'}}))"
+                "echoPage.onMessage(JSON.stringify({type: 'signalling', "
+                "message: {type: 'renegotiate'}}))"
             )
             await page.wait_for_function(
                 "document.getElementById('log').textContent.includes('renegotiated')", timeout=20000
             )
-            await page.evaluate(
-                f"async () => {{ lateCandidates.push({json.dumps(GOOD_CANDIDATE)}); "
-                "await sendLateCandidates(); }"
-            )
+            await page.evaluate(f"echoPage.trickle({json.dumps(GOOD_CANDIDATE)})")
             log = await page.evaluate("document.getElementById('log').textContent")
             assert "failed" not in log and "refused" not in log, log
-            assert await page.evaluate("pc.connectionState") == "connected"
-            token = await page.evaluate("pcToken")
+            assert await page.evaluate("echoPage.pc.connectionState") == "connected"
+            token = await page.evaluate("echoPage.pcToken")
         finally:
             await browser.close()
     assert errors == []

@@ -87,7 +87,7 @@ async def test_page_camera_question_gets_a_voiced_answer(settings, speak, tmp_pa
             )
             energy_js = """async () => {
                 let e = 0;
-                (await pc.getStats()).forEach(r => {
+                (await echoPage.pc.getStats()).forEach(r => {
                     if (r.type === 'inbound-rtp' && r.kind === 'audio') e = r.totalAudioEnergy || 0;
                 });
                 return e;

@@ -10,38 +10,10 @@ import * as view from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const conversation = new view.Conversation($("conversation"));
-const missingByPipeline = new Map();  // from /api/pipelines: what an unavailable variant needs
 let client = null;
 
 // The page's state for a test or a curious reader: window.echoRtvi.client, .transport
 window.echoRtvi = { client: null, transport: null, serverMessages: 0 };
-
-async function loadPipelines() {
-  try {
-    const res = await fetch("/api/pipelines", { headers: apiHeaders() });
-    const data = await res.json();
-    for (const p of data.pipelines) {
-      const opt = document.createElement("option");
-      opt.value = p.name;
-      opt.textContent = p.available ? `${p.name} — ${p.description}` : `${p.name} (needs ${p.missing.join(", ")})`;
-      if (!p.available) missingByPipeline.set(p.name, p.missing);
-      if (p.default) opt.selected = true;
-      $("pipeline").appendChild(opt);
-    }
-    showAvailability();
-  } catch (e) {
-    view.setStatus("server unreachable");
-    view.showError("Cannot reach the Echo server: " + e.message);
-  }
-}
-
-function showAvailability() {
-  const name = $("pipeline").value;
-  const missing = missingByPipeline.get(name);
-  $("notice").textContent = missing
-    ? `${name} is unavailable on this server: it needs ${missing.join(", ")}. Set it on the server and restart it.`
-    : "";
-}
 
 function playBotAudio(track, participant) {
   if ((participant && participant.local) || track.kind !== "audio") return;
@@ -147,5 +119,5 @@ function done() {
 
 $("connect").onclick = connect;
 $("disconnect").onclick = () => hangUp().then(() => view.setStatus("disconnected"));
-$("pipeline").onchange = showAvailability;
-loadPipelines();
+$("pipeline").onchange = view.showAvailability;
+view.loadPipelines(apiHeaders());

@@ -12,8 +12,9 @@ function el(tag, className, text) {
   return node;
 }
 
-export function setStatus(text) {
+export function setStatus(text, isError = false) {
   $("status").textContent = text;
+  $("status").className = isError ? "err" : "";
 }
 
 export function showError(text) {
@@ -48,6 +49,49 @@ export function describeDeviceError(error) {
   if (type === "in-use") return "The microphone is in use by another program. Close it, then press Connect again.";
   if (type === "undefined-mediadevices") return "This page cannot use a microphone here: open it on localhost or over https.";
   return "The microphone could not be opened" + (error && error.message ? ": " + error.message : ".");
+}
+
+/** The same sentences for a getUserMedia failure (a DOMException), as Echo's own page meets it. */
+export function describeMicError(error) {
+  const types = { NotAllowedError: "permissions", SecurityError: "permissions", NotFoundError: "not-found",
+                  NotReadableError: "in-use" };
+  const type = navigator.mediaDevices ? types[error && error.name] : "undefined-mediadevices";
+  return describeDeviceError({ type, message: error && error.message ? error.message : String(error) });
+}
+
+// --- the pipelines this server offers ------------------------------------------------------
+
+/** From GET /api/pipelines: what an unavailable variant needs, and which variants take images. */
+export const pipelines = { missing: new Map(), images: new Set(["vision"]) };
+
+/** Fill the #pipeline menu from GET /api/pipelines (``headers``: the API token, if any). */
+export async function loadPipelines(headers) {
+  try {
+    const res = await fetch("/api/pipelines", { headers });
+    const data = await res.json();
+    for (const p of data.pipelines) {
+      if (p.images) pipelines.images.add(p.name);
+      const opt = document.createElement("option");
+      opt.value = p.name;
+      opt.textContent = p.available ? `${p.name} — ${p.description}` : `${p.name} (needs ${p.missing.join(", ")})`;
+      if (!p.available) pipelines.missing.set(p.name, p.missing);
+      if (p.default) opt.selected = true;
+      $("pipeline").appendChild(opt);
+    }
+    showAvailability();
+  } catch (e) {
+    setStatus("server unreachable", true);
+    showError("Cannot reach the Echo server: " + e.message);
+  }
+}
+
+/** Under the menu: what the chosen variant needs on this server, if it is unavailable. */
+export function showAvailability() {
+  const name = $("pipeline").value;
+  const missing = pipelines.missing.get(name);
+  $("notice").textContent = missing
+    ? `${name} is unavailable on this server: it needs ${missing.join(", ")}. Set it on the server and restart it.`
+    : "";
 }
 
 // --- the conversation -----------------------------------------------------------------------
