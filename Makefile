@@ -36,7 +36,7 @@ run: setup
 
 ## test: set up, lint, run the whole test suite
 test: setup lint
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra --durations=15
 
 lint:
 	$(BIN)/ruff check .

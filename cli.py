@@ -20,7 +20,7 @@ from config import EchoSettings, MissingKeyError
 COMMAND_MODULES = (
     "vocabulary.cli",
     "audit.cli",
-    "bench.cli",
+    "benchmarks.voice.cli",
     "realtime.cli",
     "vision.cli",
     "speech.cli",  # compare-stt, compare-tts

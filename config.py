@@ -144,6 +144,7 @@ class EchoSettings(BaseSettings):
     tts_speculative_reply: bool = False
 
     # --- turn taking --------------------------------------------------------------------------
+    # The only defaults of these knobs: pipelines.turn_taking.TurnTaking reads them as set here.
     vad_confidence: float = 0.7
     vad_start_secs: float = 0.2
     vad_stop_secs: float = 0.2  # 0.15 split "Yes, please book it" at the comma (docs/latency.md)

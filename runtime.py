@@ -4,7 +4,8 @@
 ``app.state.runtime``: the local models and phrase cache, the clinic and audit stores, the
 lexicon, the offline Realtime server, the WebRTC request handler, and every live session.
 ``new_session`` builds a :class:`pipelines.Session` for a transport and ``run_session`` runs
-a variant in it with its audit trail, recording how it ended. The ``load_*`` / ``open_*``
+a variant in it with its audit trail, recording how it ended; :class:`memory.MemoryRelease` then
+frees what the session held (and returns it to the OS when idle). The ``load_*`` / ``open_*``
 helpers are shared with the CLI commands that need the same stores outside a server.
 """
 
@@ -23,6 +24,7 @@ from loguru import logger
 import pipelines
 import providers
 from config import EchoSettings
+from memory import MemoryRelease, freeze_startup_objects
 from transports import TRANSPORTS
 from transports.guards import RateLimiter
 from transports.pc_binding import PeerBindings
@@ -61,10 +63,12 @@ class EchoRuntime:
         )
         self._warming: asyncio.Task | None = None
         self._stop_warming = threading.Event()
+        self.memory = MemoryRelease(busy=lambda: self.live_or_starting() > 0)
+        freeze_startup_objects()
 
     def warm_phrases_in_background(self) -> None:
         """Pre-synthesize the local brain's fixed phrases into the shared phrase cache."""
-        from clinic.brain import fixed_phrases
+        from clinic.wording.phrases import fixed_phrases
 
         async def warm():
             phrases = fixed_phrases()
@@ -181,6 +185,7 @@ class EchoRuntime:
                 observer.flush()
                 await recorder.close(status)
             logger.info(f"session {session.session_id} ended: {status}")
+            self.memory.session_ended()
 
     async def start_audit(self, name: str, session):
         """Attach an audit recorder (the tools' fail-closed sink) and observer to a session."""
@@ -231,6 +236,7 @@ class EchoRuntime:
         await asyncio.gather(*self.sessions.values(), return_exceptions=True)
         await self.webrtc.close()
         await self.realtime.close()
+        await self.memory.close()
         if self.audit_store is not None:
             self.audit_store.close()
 

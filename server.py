@@ -117,7 +117,12 @@ def create_app(settings: EchoSettings, *, warm_up: bool = True) -> FastAPI:
     async def healthz(request: Request):
         """Liveness: 200 while the server runs."""
         runtime: EchoRuntime = request.app.state.runtime
-        return {"status": "ok", "sessions": len(runtime.sessions), "warming": runtime.warming}
+        return {
+            "status": "ok",
+            "sessions": len(runtime.sessions),
+            "warming": runtime.warming,
+            "tasks": len(asyncio.all_tasks()),  # a leak shows here first (the soak bench)
+        }
 
     @app.get("/readyz")
     async def readyz(request: Request):

@@ -13,7 +13,8 @@ from audit.chain import (
     to_jsonable,
     verify_chain,
 )
-from audit.recorder import AuditRecorder, AuditWriteError, recover_incomplete_sessions
+from audit.recorder import AuditRecorder, AuditWriteError
+from audit.recovery import recover_incomplete_sessions
 from audit.store import (
     AuditStore,
     AuditStoreError,

@@ -23,22 +23,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
 from audit.audio import AudioClip, audio_file_path, write_wav
+from audit.bodies import (
+    ERROR,
+    GAP,
+    SESSION_END,
+    SESSION_START,
+    TOOL_CALL,
+    Loss,
+    outage_gap_body,
+    short_error,
+    stamp,
+)
 from audit.chain import StoredRecord, to_jsonable
 from audit.store import AuditStore, utc_now_iso
-
-SESSION_START = "session_start"
-SESSION_END = "session_end"
-TURN = "turn"
-TOOL_CALL = "tool_call"
-GAP = "gap"
-ERROR = "error"
 
 
 class AuditWriteError(RuntimeError):
@@ -53,28 +56,6 @@ class _Item:
 
 
 _STOP = object()
-
-
-@dataclasses.dataclass
-class _Loss:
-    """Records dropped since the last gap record."""
-
-    count: int = 0
-    kinds: Counter = dataclasses.field(default_factory=Counter)
-    first_turn: int | None = None
-    last_turn: int | None = None
-    after_turn: int | None = None
-    since: str | None = None
-
-    def add(self, kind: str, turn: int | None, after_turn: int | None) -> None:
-        if self.count == 0:
-            self.since = utc_now_iso()
-            self.after_turn = after_turn
-        self.count += 1
-        self.kinds[kind] += 1
-        if turn is not None:
-            self.first_turn = turn if self.first_turn is None else min(self.first_turn, turn)
-            self.last_turn = turn if self.last_turn is None else max(self.last_turn, turn)
 
 
 class AuditRecorder:
@@ -121,7 +102,7 @@ class AuditRecorder:
         self._audio_dir = Path(audio_dir) if audio_dir is not None else None
         self._queue: asyncio.Queue | None = None
         self._writer: asyncio.Task | None = None
-        self._loss = _Loss()
+        self._loss = Loss()
         self._last_submitted_turn: int | None = None
         self._last_written_turn: int | None = None
         self._outage: dict[str, Any] | None = None
@@ -209,7 +190,7 @@ class AuditRecorder:
                 await writer
         except Exception as e:
             logger.error(
-                f"audit: session {self.session_id}: writer failed ({_short_error(e)}); "
+                f"audit: session {self.session_id}: writer failed ({short_error(e)}); "
                 f"{queue.qsize()} record(s) not written"
             )
 
@@ -261,18 +242,8 @@ class AuditRecorder:
             )
 
     def _take_loss_body(self, reason: str) -> dict[str, Any]:
-        loss = self._loss
-        self._loss = _Loss()
-        return {
-            "reason": reason,
-            "lost": loss.count,
-            "lost_kinds": dict(loss.kinds),
-            "first_lost_turn": loss.first_turn,
-            "last_lost_turn": loss.last_turn,
-            "after_turn": loss.after_turn,
-            "since": loss.since,
-            "until": utc_now_iso(),
-        }
+        loss, self._loss = self._loss, Loss()
+        return loss.gap_body(reason)
 
     async def record_now(self, kind: str, body: dict[str, Any]) -> StoredRecord:
         """Commit a record before returning (fail closed).
@@ -297,11 +268,11 @@ class AuditRecorder:
                 f"({type(e).__name__}); the caller is told it failed"
             )
             if self._outage is None:
-                self._outage = {"since": utc_now_iso(), "error": _short_error(e), "attempts": 0}
+                self._outage = {"since": utc_now_iso(), "error": short_error(e), "attempts": 0}
             self._outage["attempts"] += 1
             self._outage.setdefault("failed_now", 0)
             self._outage["failed_now"] += 1
-            raise AuditWriteError(f"audit record ({kind}) not committed: {_short_error(e)}") from e
+            raise AuditWriteError(f"audit record ({kind}) not committed: {short_error(e)}") from e
         self.written += 1
         return rec
 
@@ -333,13 +304,13 @@ class AuditRecorder:
         return await self.record_now(TOOL_CALL, body)
 
     def _stamp(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        full = to_jsonable(body)
-        if kind in (TURN, TOOL_CALL):
-            full.setdefault("variant", self.variant)
-            full.setdefault("config_hash", self.config_hash)
-        if kind == TURN:
-            full.setdefault("providers", self.providers)
-        return full
+        return stamp(
+            kind,
+            body,
+            variant=self.variant,
+            config_hash=self.config_hash,
+            providers=self.providers,
+        )
 
     # ----------------------------------------------------------------------------- writer
 
@@ -360,7 +331,7 @@ class AuditRecorder:
             try:
                 if self._outage is not None:
                     await asyncio.to_thread(
-                        self._store.append, GAP, self.session_id, self._outage_body()
+                        self._store.append, GAP, self.session_id, outage_gap_body(self._outage)
                     )
                     self.gaps_written += 1
                     logger.info(
@@ -384,37 +355,25 @@ class AuditRecorder:
                 )
                 item = _Item(
                     ERROR,
-                    {"error": "record rejected", "detail": _short_error(e), "kind": item.kind},
+                    {"error": "record rejected", "detail": short_error(e), "kind": item.kind},
                 )
             except Exception as e:
                 self.failures += 1
                 if self._outage is None:
                     self._outage = {
                         "since": utc_now_iso(),
-                        "error": _short_error(e),
+                        "error": short_error(e),
                         "attempts": 0,
                         "after_turn": self._last_written_turn,
                     }
                     logger.error(
                         f"audit: session {self.session_id}: store write failed "
-                        f"({_short_error(e)}); retrying, records are kept in the queue"
+                        f"({short_error(e)}); retrying, records are kept in the queue"
                     )
                 self._outage["attempts"] += 1
                 self._outage.setdefault("after_turn", self._last_written_turn)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
-
-    def _outage_body(self) -> dict[str, Any]:
-        assert self._outage is not None
-        return {
-            "reason": "store_unavailable",
-            "lost": self._outage.get("failed_now", 0),
-            "failed_attempts": self._outage["attempts"],
-            "error": self._outage["error"],
-            "after_turn": self._outage.get("after_turn"),
-            "since": self._outage["since"],
-            "until": utc_now_iso(),
-        }
 
     def _write_item(self, item: _Item) -> StoredRecord:
         """Runs in a worker thread: save audio (if enabled), then append the record."""
@@ -428,61 +387,8 @@ class AuditRecorder:
                 try:
                     write_wav(path, clip)
                 except OSError as e:  # the record matters more than the audio file
-                    body.setdefault("audio_file_errors", {})[who] = _short_error(e)
+                    body.setdefault("audio_file_errors", {})[who] = short_error(e)
                     continue
                 files[who] = str(path)
             body["audio_files"] = files
         return self._store.append(item.kind, self.session_id, body)
-
-
-def _short_error(e: BaseException) -> str:
-    text = f"{type(e).__name__}: {e}"
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def recover_incomplete_sessions(
-    store: AuditStore, *, exclude: set[str] | frozenset[str] = frozenset()
-) -> list[str]:
-    """Close sessions that started but never ended (the server died mid-session).
-
-    Writes a ``session_end`` record with ``status: "incomplete"`` for each.
-    Call it once at server start-up, before new sessions begin.
-
-    Args:
-        store: The audit store.
-        exclude: Session ids to leave alone (still running in another process).
-
-    Returns:
-        The ids of the sessions closed.
-    """
-    open_sessions: dict[str, int] = {}
-    for rec in store.iter_records(kinds=[SESSION_START, SESSION_END]):
-        if rec.kind == SESSION_START:
-            open_sessions[rec.session_id] = rec.seq
-        else:
-            open_sessions.pop(rec.session_id, None)
-    closed = []
-    for session_id in open_sessions:
-        if session_id in exclude:
-            continue
-        last_turn: int | None = None
-        last_seq: int | None = None
-        for rec in store.iter_records(session_id):
-            last_seq = rec.seq
-            if rec.kind == TURN and isinstance(rec.body.get("turn"), int):
-                last_turn = rec.body["turn"]
-        store.append(
-            SESSION_END,
-            session_id,
-            {
-                "status": "incomplete",
-                "recovered_at": utc_now_iso(),
-                "last_turn": last_turn,
-                "last_seq": last_seq,
-                "reason": "session had no end record at start-up (process killed or crashed)",
-            },
-        )
-        closed.append(session_id)
-    if closed:
-        logger.warning(f"audit: closed {len(closed)} interrupted session(s) as incomplete")
-    return closed

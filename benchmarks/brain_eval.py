@@ -164,8 +164,8 @@ def read_callers(path: Path, *, dev: bool = False) -> list[tuple[str, str, str]]
 
 async def answer_opening(sentence: str, *, store, today: date, models=None) -> tuple[list, str]:
     """One fresh call: greet, then answer ``sentence``; the tool calls made and the reply."""
-    from clinic.brain import ClinicBrain
     from clinic.cli_chat import respond, run_turn
+    from clinic.dialogue.brain import ClinicBrain
     from clinic.tools import ClinicTools
 
     brain = ClinicBrain.for_store(store, today=today)
@@ -214,8 +214,8 @@ async def evaluate(rows, *, today: date) -> list[dict]:
 
 async def converse(sentences: list[str], *, today: date) -> list[dict]:
     """All ``sentences`` in one call (as the bench's conversation): each reply and its length."""
-    from clinic.brain import ClinicBrain
     from clinic.cli_chat import respond, run_turn
+    from clinic.dialogue.brain import ClinicBrain
     from clinic.store import ClinicStore
     from clinic.tools import ClinicTools
     from config import DEFAULT_VOCABULARY
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     today = date.fromisoformat(args.today)
     if args.bench_conversation:
-        from bench.prompts import PROMPT_SETS
+        from benchmarks.voice.prompts import PROMPT_SETS
 
         sentences = [p.text for p in PROMPT_SETS["all"]]
         results = asyncio.run(converse(sentences, today=today))

@@ -4,7 +4,7 @@ Creates a network namespace reached over an emulated path (``benchmarks.netem``:
 normal jitter, loss, in both directions), starts one Echo server per prefetch setting bound
 to the host end of that path, and for every network condition places one scripted WebRTC
 call from *inside* the namespace (``EchoCaller``), playing the bench's tuning prompts
-(``bench.prompts.SHORT``, Piper voice). A setting is ``webrtc_audio_prefetch`` and
+(``benchmarks.voice.prompts.SHORT``, Piper voice). A setting is ``webrtc_audio_prefetch`` and
 ``webrtc_audio_skip_after`` (``transports.jitter_stats``). Per setting × condition it reports:
 
 * server side, from the counting jitter buffer (``transports.jitter_stats``, logged by the
@@ -102,11 +102,11 @@ def match_turns(played: list, records: list, offset: float) -> list[dict]:
     """Each played prompt's WER and voice-to-voice gap, from the server's turn records.
 
     Args:
-        played: ``bench.run.Played`` per prompt, in order.
+        played: ``benchmarks.voice.rows.Played`` per prompt, in order.
         records: The call's ``TurnLatency`` records.
         offset: ``time.time() - time.monotonic()`` (server wall clock → caller's clock).
     """
-    from bench.prompts import word_error_rate
+    from benchmarks.voice.prompts import word_error_rate
 
     rows = []
     for k, p in enumerate(played):
@@ -217,8 +217,9 @@ def write_reports(out_dir: Path, cells: list[Cell], meta: dict) -> list[dict]:
 
 async def place_call(spec: dict) -> dict:
     """One call: greeting, the prompts, then the counters and per-turn figures (JSON-able)."""
-    from bench.prompts import PromptSynthesizer, select
-    from bench.run import VoiceTracker, play_prompt, records_of, wait_quiet
+    from benchmarks.voice.prompts import PromptSynthesizer, select
+    from benchmarks.voice.rows import records_of
+    from benchmarks.voice.run import VoiceTracker, play_prompt, wait_quiet
     from transports import audio_jitter_stats
     from transports.webrtc_client import EchoCaller
 
@@ -289,8 +290,8 @@ def wait_server_stats(log_path: Path, count: int, timeout: float = 45.0) -> dict
 
 def run(args) -> int:
     """Every prefetch setting under every condition; print the table, write the reports."""
-    from bench.prompts import PromptSynthesizer, select
-    from bench.servers import ECHO, ServerProcess, System
+    from benchmarks.voice.prompts import PromptSynthesizer, select
+    from benchmarks.voice.servers import ECHO, ServerProcess, System
     from config import EchoSettings
 
     class NamespaceServer(ServerProcess):

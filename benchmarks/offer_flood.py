@@ -22,15 +22,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.server_usage import (  # noqa: E402
+    echo_server,
+    live_sessions,
+    process_usage,
+    require_proc,
+)
 
 
 @dataclass
@@ -45,50 +50,11 @@ class Sample:
     udp_sockets: int
 
 
-def udp_inodes(pid: int) -> set[str]:
-    """Inodes of every UDP socket in the process's network namespace (IPv4 and IPv6)."""
-    inodes: set[str] = set()
-    for table in ("udp", "udp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 9:
-                inodes.add(fields[9])
-    return inodes
-
-
-def process_usage(pid: int) -> tuple[float, int, int]:
-    """RSS in MB, open file descriptors and open UDP sockets of process ``pid``."""
-    rss_kb = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss_kb = int(line.split()[1])
-    udp = udp_inodes(pid)
-    fds = udp_count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        fds += 1
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue  # closed meanwhile
-        if target.startswith("socket:[") and target[8:-1] in udp:
-            udp_count += 1
-    return rss_kb / 1024, fds, udp_count
-
-
-def live_sessions(url: str) -> int:
-    """``/healthz``'s count of live sessions."""
-    with urllib.request.urlopen(f"{url}/healthz", timeout=5) as res:
-        return int(json.load(res)["sessions"])
-
-
 def sample(phase: str, pid: int, url: str, t0: float) -> Sample:
     """Look at the server now."""
-    rss, fds, udp = process_usage(pid)
-    return Sample(phase, round(time.monotonic() - t0, 1), live_sessions(url), rss, fds, udp)
+    usage = process_usage(pid)
+    secs = round(time.monotonic() - t0, 1)
+    return Sample(phase, secs, live_sessions(url), usage.rss_mb, usage.fds, usage.udp_sockets)
 
 
 async def never_connecting_offer(http, url: str) -> int:
@@ -207,13 +173,7 @@ def run(
     *, offers: int, rate: float, connect_timeout: float, settle: float, rounds: int, out: Path
 ) -> tuple[list[Sample], dict[int, int]]:
     """Start a server, flood it, stop it."""
-    from bench.servers import ECHO, ServerProcess, System
-
-    overrides = server_settings(offers * rounds, connect_timeout)
-    server = ServerProcess(System("echo", ECHO, overrides), out)
-    server.start()
-    try:
-        server.wait_ready()
+    with echo_server(server_settings(offers * rounds, connect_timeout), out) as server:
         return asyncio.run(
             flood(
                 server.url,
@@ -225,8 +185,6 @@ def run(
                 rounds=rounds,
             )
         )
-    finally:
-        server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="server log and data dir")
     parser.add_argument("--json", type=Path, default=None, help="write the samples here")
     args = parser.parse_args(argv)
-    if not Path("/proc/self/fd").is_dir():
-        raise SystemExit("offer_flood needs /proc (Linux)")
+    require_proc()
     out = args.out or Path(tempfile.mkdtemp(prefix="echo-offer-flood-"))
     samples, statuses = run(
         offers=args.offers,

@@ -50,7 +50,7 @@ async def wait_played(caller, quiet: float) -> None:
     if hasattr(caller, "_played_until"):
         await caller.wait_for_silence(quiet=quiet, timeout=60)
         return
-    from bench.run import VoiceTracker, wait_quiet
+    from benchmarks.voice.run import VoiceTracker, wait_quiet
 
     await wait_quiet(VoiceTracker(caller.received), quiet, timeout=60)
 
@@ -79,9 +79,9 @@ async def one_call(transport: str, url: str, audio: list) -> list[float | None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: print p50 / p90 of the client gap per transport."""
-    from bench.prompts import PromptSynthesizer, select
-    from bench.servers import ECHO, ServerProcess, System
-    from observers.latency import percentile
+    from benchmarks.voice.prompts import PromptSynthesizer, select
+    from benchmarks.voice.servers import ECHO, ServerProcess, System
+    from observers.latency_record import percentile
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)

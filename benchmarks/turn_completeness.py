@@ -4,12 +4,12 @@ For each paused prompt the text before its pause, with the endings Whisper gives
 ("", ".", "?", ","), should be judged unfinished (a "finished" verdict lets smart-turn end
 the turn in the pause: a cut-off risk); every whole turn should be judged finished (an
 "unfinished" verdict adds the unfinished hold to the answer). The judge is
-:func:`pipelines.turn_taking.looks_unfinished`.
+:func:`pipelines.turn_text.looks_unfinished`.
 
 Sets: ``tuning`` — the bench's tuning prompts plus ``pipelines/data/turn_paused_dev.txt``
 (paused turns) and ``pipelines/data/turn_sentences.txt`` (whole caller turns), all written
 for tuning; ``heldout`` and ``heldout2`` — the bench's frozen held-out sets
-(``bench/heldout.py``), held out while the rules were written.
+(``benchmarks/voice/heldout.py``), held out while the rules were written.
 
 ``python -m benchmarks.turn_completeness [--sets heldout2,heldout,tuning] [--show]``
 """
@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.prompts import Prompt, prompt_set
-from pipelines.turn_taking import looks_unfinished
+from benchmarks.voice.prompts import Prompt, prompt_set
+from pipelines.turn_text import looks_unfinished
 
 DATA = Path(__file__).resolve().parent.parent / "pipelines" / "data"
 ENDINGS = ("", ".", "?", ",")

@@ -33,7 +33,7 @@ QUESTION = "What does the screen say?"
 
 def brain_handles_images() -> bool:
     """Whether the local brain takes ``vision=True`` (then it calls ``read_image`` itself)."""
-    from clinic.brain import ClinicBrain
+    from clinic.dialogue.brain import ClinicBrain
 
     return "vision" in inspect.signature(ClinicBrain.for_store).parameters
 

@@ -18,7 +18,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from clinic.store import ClinicStore, PendingChange, _abort, to_utc_text
+from clinic.store import ClinicStore
+from clinic.store_records import to_utc_text
+from clinic.store_transactions import PendingChange, abort
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (
@@ -188,5 +190,5 @@ class CareStore:
             raw.execute(f"INSERT INTO {table}({columns}) VALUES ({marks})", list(row.values()))
             return PendingChange(raw, row)
         except BaseException:
-            _abort(raw)
+            abort(raw)
             raise

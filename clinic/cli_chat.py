@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Callable, Collection
 from typing import Any
 
-from clinic.brain import CallTool, ClinicBrain, Say
+from clinic.dialogue.actions import CallTool, Say
+from clinic.dialogue.brain import ClinicBrain
 from clinic.tools import ClinicTools
 
 MAX_TOOL_STEPS = 8

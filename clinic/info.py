@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from clinic.wording.spoken import format_time, join_words
 
 DEFAULT_INFO = Path(__file__).resolve().parent / "data" / "clinic_info.json"
 TOPICS = (
@@ -41,16 +44,7 @@ def load_info(path: str | Path = DEFAULT_INFO) -> dict[str, Any]:
 
 def _clock(hhmm: str) -> str:
     hour, minute = (int(x) for x in hhmm.split(":"))
-    suffix = "AM" if hour < 12 else "PM"
-    hour12 = hour % 12 or 12
-    return f"{hour12} {suffix}" if minute == 0 else f"{hour12}:{minute:02d} {suffix}"
-
-
-def _join(items: list[str], conjunction: str = "and") -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
+    return format_time(time(hour, minute))
 
 
 def _hours(info: dict, day: str | None) -> str:
@@ -74,8 +68,8 @@ def _hours(info: dict, day: str | None) -> str:
             closed += [d.capitalize() for d in days]
         else:
             parts.append(f"{name} {_clock(span[0])} to {_clock(span[1])}")
-    text = f"We're open {_join(parts)}."
-    return text + (f" Closed {_join(closed)}." if closed else "")
+    text = f"We're open {join_words(parts)}."
+    return text + (f" Closed {join_words(closed)}." if closed else "")
 
 
 def _plan_match(plan: str, accepted: list[str]) -> str | None:
@@ -127,7 +121,8 @@ def answer(
                 else f"I don't see {plan} on our list of accepted plans; {contact} can check."
             )
         else:
-            text = f"We accept {_join(accepted[:4])} and a few others; {contact} can confirm yours."
+            named = join_words(accepted[:4])
+            text = f"We accept {named} and a few others; {contact} can confirm yours."
     elif topic == "cancellation":
         text = info.get("cancellation_policy", "")
     elif topic == "late":
@@ -136,7 +131,7 @@ def answer(
         langs = info.get("languages") or {}
         per = langs.get("providers") or {}
         if provider and provider in per:
-            text = f"{_spoken(provider)} speaks {_join(per[provider])}."
+            text = f"{_spoken(provider)} speaks {join_words(per[provider])}."
         elif provider:
             text = f"I don't have the languages {_spoken(provider)} speaks; {who} can tell you."
             known = False
@@ -144,8 +139,8 @@ def answer(
             others = sorted(
                 {lang for v in per.values() for lang in v} - set(langs.get("clinic", []))
             )
-            text = f"Our staff speak {_join(langs.get('clinic', ['English']))}"
-            text += f", and some doctors also speak {_join(others[:4])}." if others else "."
+            text = f"Our staff speak {join_words(langs.get('clinic', ['English']))}"
+            text += f", and some doctors also speak {join_words(others[:4])}." if others else "."
     elif topic == "children":
         kids = info.get("children") or {}
         specialties = [s.lower() for s in kids.get("specialties", [])]

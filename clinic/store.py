@@ -18,16 +18,32 @@ this to commit a booking only after the audit trail has recorded it.
 from __future__ import annotations
 
 import random
-import secrets
 import sqlite3
-import threading
-from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from clinic.nlu import provider_key
+from clinic.store_records import (
+    APPOINTMENT_SELECT,
+    SLOT_SELECT,
+    Appointment,
+    Provider,
+    Slot,
+    appointment_from_row,
+    normalize_appointment_id,
+    slot_from_row,
+    to_utc_text,
+)
+from clinic.store_transactions import (
+    Connection,
+    PendingChange,
+    begin_change,
+    book_in,
+    cancel_in,
+    reschedule_in,
+)
+from clinic.understanding.providers import provider_key
 
 PartOfDay = Literal["morning", "afternoon"]
 
@@ -69,193 +85,6 @@ _LAST_SLOT = time(16, 30)
 _SLOT_MINUTES = 30
 _OPEN_FRACTION = 0.55
 
-# Appointment codes: no 0/O/1/I so they can be read aloud and typed back without confusion.
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-_CODE_LENGTH = 6
-_CODE_PREFIX = "APT-"
-
-_APPOINTMENT_SELECT = """
-SELECT a.id, a.patient_id, a.slot_id, a.provider_id, p.name, p.specialty, s.start_utc,
-       s.duration_min, a.reason, a.status, a.created_utc, a.cancelled_utc
-FROM appointments a JOIN slots s ON s.id = a.slot_id JOIN providers p ON p.id = a.provider_id
-"""
-
-
-class ClinicError(Exception):
-    """Base class of the clinic store's errors."""
-
-
-class SlotUnavailableError(ClinicError):
-    """The slot does not exist or is already booked."""
-
-
-class AppointmentNotFoundError(ClinicError, LookupError):
-    """No booked appointment with that id belongs to the patient."""
-
-
-def to_utc_text(moment: datetime) -> str:
-    """Format an aware datetime the way the database stores it (UTC, ``Z`` suffix).
-
-    Raises:
-        ValueError: If ``moment`` is naive.
-    """
-    if moment.tzinfo is None:
-        raise ValueError("datetime must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def from_utc_text(text: str) -> datetime:
-    """Parse a stored UTC timestamp."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def normalize_appointment_id(value: str) -> str:
-    """Canonical form of an appointment code as heard or typed ("apt 7k3f9q" → "APT-7K3F9Q")."""
-    compact = "".join(ch for ch in str(value).upper() if ch.isalnum())
-    if compact.startswith("APT"):
-        compact = compact[3:]
-    return _CODE_PREFIX + compact
-
-
-@dataclass(frozen=True)
-class Provider:
-    """A clinician who can be booked."""
-
-    id: int
-    name: str
-    specialty: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable form."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Slot:
-    """A bookable time with one provider."""
-
-    id: int
-    provider_id: int
-    provider_name: str
-    start_utc: datetime
-    duration_min: int
-    booked: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable form (times as ISO 8601 UTC)."""
-        data = asdict(self)
-        data["start_utc"] = to_utc_text(self.start_utc)
-        return data
-
-
-@dataclass(frozen=True)
-class Appointment:
-    """A patient's appointment (joined with its provider and slot time)."""
-
-    id: str
-    patient_id: str
-    slot_id: int
-    provider_id: int
-    provider_name: str
-    specialty: str
-    start_utc: datetime
-    duration_min: int
-    reason: str | None
-    status: Literal["booked", "cancelled"]
-    created_utc: datetime
-    cancelled_utc: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable form (times as ISO 8601 UTC)."""
-        data = asdict(self)
-        data["start_utc"] = to_utc_text(self.start_utc)
-        data["created_utc"] = to_utc_text(self.created_utc)
-        data["cancelled_utc"] = to_utc_text(self.cancelled_utc) if self.cancelled_utc else None
-        return data
-
-
-def _appointment_from_row(row: sqlite3.Row | tuple) -> Appointment:
-    return Appointment(
-        id=row[0],
-        patient_id=row[1],
-        slot_id=row[2],
-        provider_id=row[3],
-        provider_name=row[4],
-        specialty=row[5],
-        start_utc=from_utc_text(row[6]),
-        duration_min=row[7],
-        reason=row[8],
-        status=row[9],
-        created_utc=from_utc_text(row[10]),
-        cancelled_utc=from_utc_text(row[11]) if row[11] else None,
-    )
-
-
-class PendingChange:
-    """A booking or cancellation made inside an open transaction, not yet visible to others.
-
-    Call exactly one of :meth:`commit` or :meth:`rollback`. While pending, the transaction holds
-    SQLite's write lock, so keep the window short. It may be finished from another thread than
-    the one that began it (never concurrently). An unfinished change is rolled back when the
-    object is garbage-collected.
-
-    Attributes:
-        appointment: The appointment as it will be once committed.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, appointment: Appointment):
-        self._conn = conn
-        self._lock = threading.Lock()
-        self._state: Literal["pending", "committed", "rolled_back"] = "pending"
-        self.appointment = appointment
-
-    @property
-    def state(self) -> Literal["pending", "committed", "rolled_back"]:
-        """``"pending"``, ``"committed"`` or ``"rolled_back"``."""
-        return self._state
-
-    def commit(self) -> Appointment:
-        """Make the change durable and visible; returns the appointment.
-
-        Raises:
-            RuntimeError: If the change was already rolled back.
-            sqlite3.Error: If the commit itself failed (the change is then rolled back).
-        """
-        with self._lock:
-            if self._state == "committed":
-                return self.appointment
-            if self._state == "rolled_back":
-                raise RuntimeError("change was already rolled back")
-            try:
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._state = "rolled_back"
-                _abort(self._conn)
-                raise
-            self._state = "committed"
-            self._conn.close()
-            return self.appointment
-
-    def rollback(self) -> None:
-        """Undo the change (nothing of it was ever visible); a no-op when already rolled back.
-
-        Raises:
-            RuntimeError: If the change was already committed.
-        """
-        with self._lock:
-            if self._state == "committed":
-                raise RuntimeError("change was already committed")
-            if self._state == "pending":
-                self._state = "rolled_back"
-                _abort(self._conn)
-
-    def __del__(self):
-        if getattr(self, "_state", None) == "pending":
-            try:
-                self._conn.close()
-            except Exception:
-                pass
-
 
 class ClinicStore:
     """SQLite-backed clinic schedule.
@@ -281,7 +110,7 @@ class ClinicStore:
 
     # --- connections -------------------------------------------------------------------------
 
-    def _connect(self) -> _Connection:
+    def _connect(self) -> Connection:
         conn = sqlite3.connect(
             self.path,
             timeout=self._busy_timeout_s,
@@ -290,7 +119,7 @@ class ClinicStore:
         )
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
-        return _Connection(conn)
+        return Connection(conn)
 
     # --- seeding -------------------------------------------------------------------------------
 
@@ -464,15 +293,11 @@ class ClinicStore:
             lo, hi = self._day_bounds(day, part_of_day)
             clauses += ["s.start_utc >= ?", "s.start_utc < ?"]
             params += [lo, hi]
-        sql = (
-            "SELECT s.id, s.provider_id, p.name, s.start_utc, s.duration_min, s.booked "
-            "FROM slots s JOIN providers p ON p.id = s.provider_id "
-            f"WHERE {' AND '.join(clauses)} ORDER BY s.start_utc, p.name"
-        )
+        sql = f"{SLOT_SELECT} WHERE {' AND '.join(clauses)} ORDER BY s.start_utc, p.name"
         out: list[Slot] = []
         with self._connect() as conn:
             for row in conn.execute(sql, params):
-                slot = Slot(row[0], row[1], row[2], from_utc_text(row[3]), row[4], bool(row[5]))
+                slot = slot_from_row(row)
                 if day is None and part_of_day is not None:
                     is_morning = slot.start_utc.astimezone(self.tz).hour < 12
                     if is_morning != (part_of_day == "morning"):
@@ -485,35 +310,27 @@ class ClinicStore:
     def get_slot(self, slot_id: int) -> Slot | None:
         """The slot with this id (open or not), or None."""
         with self._connect() as conn:
-            row = conn.execute(
-                "SELECT s.id, s.provider_id, p.name, s.start_utc, s.duration_min, s.booked "
-                "FROM slots s JOIN providers p ON p.id = s.provider_id WHERE s.id = ?",
-                (slot_id,),
-            ).fetchone()
-        return (
-            Slot(row[0], row[1], row[2], from_utc_text(row[3]), row[4], bool(row[5]))
-            if row
-            else None
-        )
+            row = conn.execute(SLOT_SELECT + " WHERE s.id = ?", (slot_id,)).fetchone()
+        return slot_from_row(row) if row else None
 
     def appointments_for(
         self, patient_id: str, include_cancelled: bool = False
     ) -> list[Appointment]:
         """The patient's appointments, earliest slot first."""
-        sql = _APPOINTMENT_SELECT + " WHERE a.patient_id = ?"
+        sql = APPOINTMENT_SELECT + " WHERE a.patient_id = ?"
         if not include_cancelled:
             sql += " AND a.status = 'booked'"
         with self._connect() as conn:
             rows = conn.execute(sql + " ORDER BY s.start_utc, a.id", (patient_id,)).fetchall()
-        return [_appointment_from_row(r) for r in rows]
+        return [appointment_from_row(r) for r in rows]
 
     def get_appointment(self, appointment_id: str) -> Appointment | None:
         """The appointment with this id (any patient, any status), or None."""
         with self._connect() as conn:
             row = conn.execute(
-                _APPOINTMENT_SELECT + " WHERE a.id = ?", (normalize_appointment_id(appointment_id),)
+                APPOINTMENT_SELECT + " WHERE a.id = ?", (normalize_appointment_id(appointment_id),)
             ).fetchone()
-        return _appointment_from_row(row) if row else None
+        return appointment_from_row(row) if row else None
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -542,15 +359,9 @@ class ClinicStore:
             SlotUnavailableError: If the slot does not exist or is already booked.
             ValueError: On an empty patient id.
         """
-        raw = self._connect().raw
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-            code = _book_in(raw, patient_id, slot_id, reason)
-            row = raw.execute(_APPOINTMENT_SELECT + " WHERE a.id = ?", (code,)).fetchone()
-            return PendingChange(raw, _appointment_from_row(row))
-        except BaseException:
-            _abort(raw)
-            raise
+        return begin_change(
+            self._connect().raw, lambda raw: book_in(raw, patient_id, slot_id, reason)
+        )
 
     def begin_cancel(self, appointment_id: str, patient_id: str) -> PendingChange:
         """Cancel inside an open transaction; visible only after ``commit()``.
@@ -558,15 +369,9 @@ class ClinicStore:
         Raises:
             AppointmentNotFoundError: If no booked appointment with that id belongs to the patient.
         """
-        raw = self._connect().raw
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-            code = _cancel_in(raw, appointment_id, patient_id)
-            appt = raw.execute(_APPOINTMENT_SELECT + " WHERE a.id = ?", (code,)).fetchone()
-            return PendingChange(raw, _appointment_from_row(appt))
-        except BaseException:
-            _abort(raw)
-            raise
+        return begin_change(
+            self._connect().raw, lambda raw: cancel_in(raw, appointment_id, patient_id)
+        )
 
     def begin_reschedule(self, appointment_id: str, patient_id: str, slot_id: int) -> PendingChange:
         """Move an appointment to another slot in one transaction (visible on ``commit()``).
@@ -580,25 +385,12 @@ class ClinicStore:
             AppointmentNotFoundError: No booked appointment with that id belongs to the patient.
             SlotUnavailableError: The new slot does not exist or is taken.
         """
-        raw = self._connect().raw
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-            old = raw.execute(
-                "SELECT reason FROM appointments"
-                " WHERE id = ? AND patient_id = ? AND status = 'booked'",
-                (normalize_appointment_id(appointment_id), str(patient_id)),
-            ).fetchone()
-            if old is None:
-                raise AppointmentNotFoundError("no such booked appointment for this patient")
-            code = _book_in(raw, patient_id, slot_id, old[0])
-            _cancel_in(raw, appointment_id, patient_id)
-            row = raw.execute(_APPOINTMENT_SELECT + " WHERE a.id = ?", (code,)).fetchone()
-            return PendingChange(raw, _appointment_from_row(row))
-        except BaseException:
-            _abort(raw)
-            raise
+        return begin_change(
+            self._connect().raw,
+            lambda raw: reschedule_in(raw, appointment_id, patient_id, slot_id),
+        )
 
-    def connection(self) -> _Connection:
+    def connection(self) -> Connection:
         """A new short-lived connection (a context manager) to this database."""
         return self._connect()
 
@@ -613,69 +405,3 @@ class ClinicStore:
         elif part_of_day == "afternoon":
             start, end = noon, end
         return to_utc_text(start), to_utc_text(end)
-
-
-class _Connection:
-    """Context manager closing a connection (sqlite3's own only ends transactions)."""
-
-    def __init__(self, raw: sqlite3.Connection):
-        self.raw = raw
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.raw
-
-    def __exit__(self, *exc) -> None:
-        self.raw.close()
-
-
-def _abort(conn: sqlite3.Connection) -> None:
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-    finally:
-        conn.close()
-
-
-def _book_in(raw: sqlite3.Connection, patient_id: str, slot_id: int, reason: str | None) -> str:
-    """Book ``slot_id`` inside the caller's open transaction; the new appointment's code."""
-    if not str(patient_id).strip():
-        raise ValueError("patient_id must not be empty")
-    reason = (reason.strip() or None) if isinstance(reason, str) else None
-    cur = raw.execute("UPDATE slots SET booked = 1 WHERE id = ? AND booked = 0", (int(slot_id),))
-    if cur.rowcount != 1:
-        raise SlotUnavailableError(f"slot {slot_id} is not open")
-    provider_id = raw.execute(
-        "SELECT provider_id FROM slots WHERE id = ?", (int(slot_id),)
-    ).fetchone()[0]
-    now = to_utc_text(datetime.now(UTC))
-    for _ in range(20):
-        code = _CODE_PREFIX + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
-        try:
-            raw.execute(
-                "INSERT INTO appointments(id, patient_id, slot_id, provider_id, reason,"
-                " status, created_utc) VALUES (?,?,?,?,?,'booked',?)",
-                (code, str(patient_id), int(slot_id), provider_id, reason, now),
-            )
-            return code
-        except sqlite3.IntegrityError as e:
-            if "appointments.id" not in str(e):
-                raise SlotUnavailableError(f"slot {slot_id} is not open") from e
-    raise RuntimeError("could not allocate an appointment code")  # pragma: no cover - 32**6
-
-
-def _cancel_in(raw: sqlite3.Connection, appointment_id: str, patient_id: str) -> str:
-    """Cancel inside the caller's open transaction and reopen the slot; the code."""
-    code = normalize_appointment_id(appointment_id)
-    row = raw.execute(
-        "SELECT slot_id FROM appointments WHERE id = ? AND patient_id = ? AND status = 'booked'",
-        (code, str(patient_id)),
-    ).fetchone()
-    if row is None:
-        raise AppointmentNotFoundError(f"no booked appointment {code} for this patient")
-    now = to_utc_text(datetime.now(UTC))
-    raw.execute(
-        "UPDATE appointments SET status = 'cancelled', cancelled_utc = ? WHERE id = ?",
-        (now, code),
-    )
-    raw.execute("UPDATE slots SET booked = 0 WHERE id = ?", (row[0],))
-    return code

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, tzinfo
 from typing import Any
 
-from clinic.nlu import normalize, parse_day, parse_part_of_day
+from clinic.store_records import Appointment, Slot
+from clinic.understanding.text import normalize
+from clinic.understanding.when import parse_day, parse_part_of_day
+from clinic.wording.spoken import format_when
 
 
 class ToolArgumentError(ValueError):
@@ -72,3 +75,33 @@ def optional_text(args: dict[str, Any], key: str) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def slot_result(slot: Slot, tz: tzinfo) -> dict[str, Any]:
+    """A slot as a tool result: ids, clinic-local start (``tz``), and said aloud."""
+    local = slot.start_utc.astimezone(tz)
+    return {
+        "slot_id": slot.id,
+        "provider": slot.provider_name,
+        "start": local.isoformat(),
+        "start_utc": slot.to_dict()["start_utc"],
+        "duration_min": slot.duration_min,
+        "spoken": format_when(local),
+    }
+
+
+def appointment_result(appointment: Appointment, tz: tzinfo) -> dict[str, Any]:
+    """An appointment as a tool result: ids, status, clinic-local start (``tz``), said aloud."""
+    local = appointment.start_utc.astimezone(tz)
+    return {
+        "appointment_id": appointment.id,
+        "status": appointment.status,
+        "provider": appointment.provider_name,
+        "specialty": appointment.specialty,
+        "slot_id": appointment.slot_id,
+        "start": local.isoformat(),
+        "start_utc": appointment.to_dict()["start_utc"],
+        "duration_min": appointment.duration_min,
+        "spoken": format_when(local),
+        "reason": appointment.reason,
+    }

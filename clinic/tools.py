@@ -24,52 +24,29 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from loguru import logger
-from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
-from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 
 from clinic import info as clinic_info
 from clinic.care import CareStore
-from clinic.nlu import (
-    format_when,
-    match_provider,
-    match_specialty,
-)
-from clinic.store import (
-    Appointment,
+from clinic.store import ClinicStore
+from clinic.store_records import (
     AppointmentNotFoundError,
-    ClinicStore,
-    PendingChange,
     Provider,
-    Slot,
     SlotUnavailableError,
     normalize_appointment_id,
 )
+from clinic.store_transactions import PendingChange
 from clinic.tool_args import (
     ToolArgumentError,
+    appointment_result,
     failure,
     optional_text,
     resolve_day,
     resolve_part_of_day,
+    slot_result,
 )
-from clinic.tools_care import CARE_TOOL_NAMES, CareTools, care_schemas
-
-BOOKING_TOOL_NAMES = (
-    "find_provider",
-    "list_open_slots",
-    "book_appointment",
-    "cancel_appointment",
-    "list_my_appointments",
-)
-TOOL_NAMES = BOOKING_TOOL_NAMES + CARE_TOOL_NAMES
-WRITE_TOOLS = frozenset(
-    {
-        "book_appointment",
-        "cancel_appointment",
-        "reschedule_appointment",
-        "request_refill",
-        "request_handoff",
-    }
-)
+from clinic.tool_schemas import TOOL_NAMES
+from clinic.tools_care import CareTools
+from clinic.understanding.providers import match_provider, match_specialty
 
 
 @runtime_checkable
@@ -81,100 +58,6 @@ class ToolAuditSink(Protocol):
     ) -> None:
         """Durably record one tool call; raise if it could not be recorded."""
         ...
-
-
-def tools_schema() -> ToolsSchema:
-    """The clinic tools as Pipecat function schemas."""
-    return ToolsSchema(
-        standard_tools=[
-            FunctionSchema(
-                name="find_provider",
-                description=(
-                    "Look up clinic providers by name and/or specialty. Use it to answer which "
-                    "doctors do something, or to resolve a name the caller said."
-                ),
-                properties={
-                    "name": {
-                        "type": "string",
-                        "description": "Provider name as heard, e.g. 'Dr. Patel' or 'patel'.",
-                    },
-                    "specialty": {
-                        "type": "string",
-                        "description": "Specialty, e.g. 'dermatology', 'cardiologist', 'ENT'.",
-                    },
-                },
-                required=[],
-            ),
-            FunctionSchema(
-                name="list_open_slots",
-                description=(
-                    "List open appointment slots of one provider, earliest first. Offer the "
-                    "caller at most three of them."
-                ),
-                properties={
-                    "provider": {
-                        "type": "string",
-                        "description": "Provider name, e.g. 'Dr. Patel'.",
-                    },
-                    "day": {
-                        "type": "string",
-                        "description": (
-                            "Optional day: ISO date (2025-12-02), a weekday name ('tuesday'), "
-                            "'today' or 'tomorrow'. Omit for the soonest openings."
-                        ),
-                    },
-                    "part_of_day": {
-                        "type": "string",
-                        "enum": ["morning", "afternoon"],
-                        "description": "Optional: only morning or afternoon slots.",
-                    },
-                },
-                required=["provider"],
-            ),
-            FunctionSchema(
-                name="book_appointment",
-                description=(
-                    "Book an open slot for the caller. Only call this after the caller said yes "
-                    "to the provider, day and time."
-                ),
-                properties={
-                    "slot_id": {
-                        "type": "integer",
-                        "description": "slot_id from list_open_slots.",
-                    },
-                    "reason": {"type": "string", "description": "Optional reason for the visit."},
-                },
-                required=["slot_id"],
-            ),
-            FunctionSchema(
-                name="cancel_appointment",
-                description=(
-                    "Cancel one of the caller's appointments. Only call this after the caller "
-                    "confirmed which appointment to cancel."
-                ),
-                properties={
-                    "appointment_id": {
-                        "type": "string",
-                        "description": "appointment_id from list_my_appointments, e.g. APT-7K3F9Q.",
-                    }
-                },
-                required=["appointment_id"],
-            ),
-            FunctionSchema(
-                name="list_my_appointments",
-                description=(
-                    "List the caller's upcoming booked appointments. Until the caller is "
-                    "identified (verify_identity) only this call's bookings are listed."
-                ),
-                properties={},
-                required=[],
-            ),
-            *care_schemas(),
-        ]
-    )
-
-
-TOOLS_SCHEMA = tools_schema()
 
 
 class ClinicTools(CareTools):
@@ -287,14 +170,9 @@ class ClinicTools(CareTools):
             )
         specialty = None
         if specialty_text is not None:
-            specialties = await asyncio.to_thread(self.store.specialties)
-            specialty = match_specialty(specialty_text, specialties)
-            if specialty is None:
-                return failure(
-                    f"The clinic has no '{specialty_text}' providers.",
-                    "unknown_specialty",
-                    specialties=specialties,
-                )
+            specialty = await self._resolve_specialty(specialty_text)
+            if isinstance(specialty, dict):
+                return specialty
         providers = await asyncio.to_thread(self.store.find_providers, name, specialty)
         result: dict[str, Any] = {
             "ok": True,
@@ -325,14 +203,14 @@ class ClinicTools(CareTools):
             "provider": provider.to_dict(),
             "day": day.isoformat() if day else None,
             "part_of_day": part,
-            "slots": [self._slot_dict(s) for s in slots],
+            "slots": [slot_result(s, self.store.tz) for s in slots],
         }
         if not slots and day is not None:
             start = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.store.tz)
             later = await asyncio.to_thread(
                 self.store.open_slots, provider.id, None, part, 6, max(start, not_before)
             )
-            result["next_available"] = [self._slot_dict(s) for s in later]
+            result["next_available"] = [slot_result(s, self.store.tz) for s in later]
         return result
 
     async def _list_my_appointments(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -342,7 +220,7 @@ class ClinicTools(CareTools):
         return {
             "ok": True,
             "identified": self.identified,
-            "appointments": [self._appointment_dict(a) for a in upcoming],
+            "appointments": [appointment_result(a, self.store.tz) for a in upcoming],
         }
 
     # --- write tools ---------------------------------------------------------------------------
@@ -377,7 +255,7 @@ class ClinicTools(CareTools):
                     "Sorry, that time was just taken. Please pick another slot.", "slot_unavailable"
                 ),
             )
-        result = {"ok": True, "appointment": self._appointment_dict(pending.appointment)}
+        result = {"ok": True, "appointment": appointment_result(pending.appointment, self.store.tz)}
         self._booked_here.add(pending.appointment.id)
         return await self._commit_audited(
             "book_appointment",
@@ -392,17 +270,10 @@ class ClinicTools(CareTools):
         if raw_id is None:
             raise ToolArgumentError("'appointment_id' is required, e.g. APT-7K3F9Q.")
         code = normalize_appointment_id(raw_id)
-        try:
-            if not self._reachable(code):
-                raise AppointmentNotFoundError(code)
-            pending = await self._begin(self.store.begin_cancel, code, self.patient_id)
-        except AppointmentNotFoundError:
-            return await self._audit_best_effort(
-                "cancel_appointment",
-                args,
-                failure(f"You have no booked appointment {code}.", "not_found"),
-            )
-        result = {"ok": True, "appointment": self._appointment_dict(pending.appointment)}
+        pending = await self._begin_own("cancel_appointment", args, self.store.begin_cancel, code)
+        if isinstance(pending, dict):
+            return pending
+        result = {"ok": True, "appointment": appointment_result(pending.appointment, self.store.tz)}
         return await self._commit_audited(
             "cancel_appointment",
             args,
@@ -411,6 +282,22 @@ class ClinicTools(CareTools):
             "The cancellation could not be recorded, so the appointment is still booked. "
             "Please try again.",
         )
+
+    async def _begin_own(
+        self, name: str, args: dict[str, Any], begin: Callable[..., PendingChange], code: str, *more
+    ) -> PendingChange | dict[str, Any]:
+        """Begin ``begin(code, patient, *more)`` on one of the caller's own appointments.
+
+        Returns the pending change, or the (audited) ``not_found`` failure when ``code`` is not
+        a booked appointment this caller can reach.
+        """
+        try:
+            if not self._reachable(code):
+                raise AppointmentNotFoundError(code)
+            return await self._begin(begin, code, self.patient_id, *more)
+        except AppointmentNotFoundError:
+            refused = failure(f"You have no booked appointment {code}.", "not_found")
+            return await self._audit_best_effort(name, args, refused)
 
     async def _begin(self, begin: Callable[..., PendingChange], *args: Any) -> PendingChange:
         """Run a store ``begin_*`` in a thread; if we are cancelled meanwhile, roll it back."""
@@ -508,33 +395,19 @@ class ClinicTools(CareTools):
             suggestions=await self._suggest(text),
         )
 
+    async def _resolve_specialty(self, text: str) -> str | dict[str, Any]:
+        """The clinic's specialty that ``text`` names, or an ``unknown_specialty`` failure."""
+        specialties = await asyncio.to_thread(self.store.specialties)
+        specialty = match_specialty(text, specialties)
+        if specialty is None:
+            return failure(
+                f"The clinic has no '{text}' providers.",
+                "unknown_specialty",
+                specialties=specialties,
+            )
+        return specialty
+
     async def _suggest(self, name: str) -> list[str]:
         everyone = await asyncio.to_thread(self.store.find_providers)
         match = match_provider(f"doctor {name}", [p.name for p in everyone])
         return [match.name] if match.name else list(match.suggestions)
-
-    def _slot_dict(self, slot: Slot) -> dict[str, Any]:
-        local = slot.start_utc.astimezone(self.store.tz)
-        return {
-            "slot_id": slot.id,
-            "provider": slot.provider_name,
-            "start": local.isoformat(),
-            "start_utc": slot.to_dict()["start_utc"],
-            "duration_min": slot.duration_min,
-            "spoken": format_when(local),
-        }
-
-    def _appointment_dict(self, appointment: Appointment) -> dict[str, Any]:
-        local = appointment.start_utc.astimezone(self.store.tz)
-        return {
-            "appointment_id": appointment.id,
-            "status": appointment.status,
-            "provider": appointment.provider_name,
-            "specialty": appointment.specialty,
-            "slot_id": appointment.slot_id,
-            "start": local.isoformat(),
-            "start_utc": appointment.to_dict()["start_utc"],
-            "duration_min": appointment.duration_min,
-            "spoken": format_when(local),
-            "reason": appointment.reason,
-        }

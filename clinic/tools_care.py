@@ -19,106 +19,20 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from loguru import logger
-from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 
 from clinic import info as clinic_info
-from clinic.nlu import match_specialty
-from clinic.store import AppointmentNotFoundError, SlotUnavailableError, normalize_appointment_id
+from clinic.store_records import SlotUnavailableError, normalize_appointment_id
 from clinic.tool_args import (
     ToolArgumentError,
+    appointment_result,
     failure,
     optional_text,
     resolve_day,
     resolve_part_of_day,
+    slot_result,
 )
 
 MAX_IDENTITY_ATTEMPTS = 3
-CARE_TOOL_NAMES = (
-    "find_earliest_slots",
-    "reschedule_appointment",
-    "request_refill",
-    "request_handoff",
-    "clinic_info",
-    "verify_identity",
-)
-
-
-def care_schemas() -> list[FunctionSchema]:
-    """Function schemas of the tools in this module."""
-    day = {"type": "string", "description": "Optional day: ISO date, weekday, 'tomorrow'."}
-    part = {"type": "string", "enum": ["morning", "afternoon"], "description": "Optional."}
-    return [
-        FunctionSchema(
-            name="find_earliest_slots",
-            description=(
-                "Earliest open slots across every provider, or every provider of one specialty "
-                "('whoever is free', 'the earliest cardiologist'). Offer at most three."
-            ),
-            properties={
-                "specialty": {"type": "string", "description": "Optional specialty."},
-                "day": day,
-                "part_of_day": part,
-            },
-            required=[],
-        ),
-        FunctionSchema(
-            name="reschedule_appointment",
-            description=(
-                "Move one of the caller's appointments to an open slot in one step (the new slot "
-                "is booked and the old one released together). Only after the caller said yes."
-            ),
-            properties={
-                "appointment_id": {"type": "string", "description": "From list_my_appointments."},
-                "slot_id": {"type": "integer", "description": "The new slot's slot_id."},
-            },
-            required=["appointment_id", "slot_id"],
-        ),
-        FunctionSchema(
-            name="request_refill",
-            description="Send a prescription refill request to the care team.",
-            properties={"medication": {"type": "string", "description": "The medication's name."}},
-            required=["medication"],
-        ),
-        FunctionSchema(
-            name="request_handoff",
-            description=(
-                "Hand the caller to a person: a transfer where the line can, otherwise a "
-                "call-back from staff in a time window."
-            ),
-            properties={
-                "reason": {"type": "string", "description": "What the caller needs."},
-                "window": {"type": "string", "description": "When to call back, if said."},
-            },
-            required=[],
-        ),
-        FunctionSchema(
-            name="clinic_info",
-            description=(
-                "Facts from the clinic's own data: hours, address, visits, insurance, "
-                "cancellation or late policy, languages, children. Never answer these from "
-                "memory."
-            ),
-            properties={
-                "topic": {"type": "string", "enum": list(clinic_info.TOPICS)},
-                "provider": {"type": "string", "description": "Optional provider name."},
-                "plan": {"type": "string", "description": "Optional insurance plan name."},
-                "day": {"type": "string", "description": "Optional weekday for hours."},
-            },
-            required=["topic"],
-        ),
-        FunctionSchema(
-            name="verify_identity",
-            description=(
-                "Identify the caller by full name and date of birth before reading or changing "
-                "appointments from earlier calls."
-            ),
-            properties={
-                "full_name": {"type": "string"},
-                "date_of_birth": {"type": "string", "description": "ISO date, e.g. 1980-03-14."},
-            },
-            required=["full_name", "date_of_birth"],
-        ),
-    ]
 
 
 def canonical_medication(text: str, medications: list[str]) -> str:
@@ -150,15 +64,9 @@ class CareTools:
 
         specialty = None
         if text := optional_text(args, "specialty"):
-            specialties = await asyncio.to_thread(self.store.specialties)
-            specialty = match_specialty(text, specialties)
-            if specialty is None:
-                return {
-                    "ok": False,
-                    "error": f"The clinic has no '{text}' providers.",
-                    "code": "unknown_specialty",
-                    "specialties": specialties,
-                }
+            specialty = await self._resolve_specialty(text)
+            if isinstance(specialty, dict):
+                return specialty
         day = resolve_day(args["day"], self.today) if optional_text(args, "day") else None
         if day is not None and day < self.today:
             raise ToolArgumentError(f"{day.isoformat()} has already passed.")
@@ -171,7 +79,7 @@ class CareTools:
             "specialty": specialty,
             "day": day.isoformat() if day else None,
             "part_of_day": part,
-            "slots": [self._slot_dict(s) for s in slots],
+            "slots": [slot_result(s, self.store.tz) for s in slots],
         }
         if not slots and day is not None:
             after = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.store.tz)
@@ -184,7 +92,7 @@ class CareTools:
                 max(after, self._not_before()),
                 specialty,
             )
-            result["next_available"] = [self._slot_dict(s) for s in later]
+            result["next_available"] = [slot_result(s, self.store.tz) for s in later]
         return result
 
     async def _reschedule_appointment(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -203,20 +111,19 @@ class CareTools:
         code = normalize_appointment_id(raw_id)
         old = await asyncio.to_thread(self.store.get_appointment, code)
         try:
-            if not self._reachable(code):
-                raise AppointmentNotFoundError(code)
-            pending = await self._begin(self.store.begin_reschedule, code, self.patient_id, slot_id)
-        except AppointmentNotFoundError:
-            refused = failure(f"You have no booked appointment {code}.", "not_found")
-            return await self._audit_best_effort("reschedule_appointment", args, refused)
+            pending = await self._begin_own(
+                "reschedule_appointment", args, self.store.begin_reschedule, code, slot_id
+            )
         except SlotUnavailableError:
             refused = failure("Sorry, that time was just taken.", "slot_unavailable")
             return await self._audit_best_effort("reschedule_appointment", args, refused)
+        if isinstance(pending, dict):
+            return pending
         self._booked_here.add(pending.appointment.id)
         result = {
             "ok": True,
-            "appointment": self._appointment_dict(pending.appointment),
-            "previous": self._appointment_dict(old) if old else {"appointment_id": code},
+            "appointment": appointment_result(pending.appointment, self.store.tz),
+            "previous": appointment_result(old, self.store.tz) if old else {"appointment_id": code},
         }
         return await self._commit_audited(
             "reschedule_appointment",

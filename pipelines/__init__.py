@@ -151,7 +151,7 @@ def clinic_brain_and_tools(
     session: Session, *, local: bool, vision: bool = False
 ) -> tuple[Any, Any]:
     """The session's clinic tools, and the local brain when the local LLM is chosen."""
-    from clinic.brain import ClinicBrain
+    from clinic.dialogue.brain import ClinicBrain
     from clinic.info import load_info
     from clinic.tools import ClinicTools
 

@@ -27,7 +27,7 @@ from pipecat.turns.user_stop import (
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 import providers
-from clinic.tools import TOOLS_SCHEMA
+from clinic.tool_schemas import TOOLS_SCHEMA
 from config import EchoSettings
 from pipelines import (
     Session,
@@ -119,15 +119,7 @@ def user_turn_params(
             vad.add_pause_listener(analyzer)
         else:
             analyzer = LocalSmartTurnAnalyzerV3(params=smart_turn_params)
-        strategy = EchoTurnStopStrategy(
-            turn_analyzer=analyzer,
-            min_silence_secs=knobs.min_silence_secs,
-            unfinished_hold_secs=knobs.unfinished_hold_secs,
-            question_silence_secs=knobs.question_silence_secs,
-            uncertain_below=knobs.uncertain_below,
-            uncertain_hold_secs=knobs.uncertain_hold_secs,
-            short_hold_secs=knobs.short_hold_secs,
-        )
+        strategy = EchoTurnStopStrategy(turn_analyzer=analyzer, holds=knobs.holds)
         if speculate:
             vad.add_onset_listener(strategy)
         stop = [strategy]

@@ -66,12 +66,12 @@ class PauseSignallingSileroVAD(SileroVADAnalyzer):
     if it falls back to quiet.
     """
 
-    def __init__(self, *, pause_secs: float = 0.064, **kwargs: Any):
+    def __init__(self, *, pause_secs: float, **kwargs: Any):
         """Initialize the analyzer.
 
         Args:
             pause_secs: Silence after which the pause is announced (rounded up to whole
-                VAD windows of 32 ms).
+                VAD windows of 32 ms; ``EchoSettings.turn_speculation_secs``).
             **kwargs: Passed to ``SileroVADAnalyzer`` (``params=``, ``sample_rate=``).
         """
         super().__init__(**kwargs)
@@ -125,11 +125,12 @@ class SpeculativeSmartTurnV3(LocalSmartTurnAnalyzerV3):
     ``analyze_end_of_turn`` returns that verdict unless the user spoke in between.
     """
 
-    def __init__(self, *, stop_secs: float = 0.2, **kwargs: Any):
+    def __init__(self, *, stop_secs: float, **kwargs: Any):
         """Initialize the analyzer.
 
         Args:
-            stop_secs: The VAD's stop_secs: the silence the verdict is computed with.
+            stop_secs: The VAD's stop_secs (``EchoSettings.vad_stop_secs``): the silence
+                the verdict is computed with.
             **kwargs: Passed to ``LocalSmartTurnAnalyzerV3`` (``params=``).
         """
         super().__init__(**kwargs)

@@ -22,7 +22,7 @@ from typing import Any
 from loguru import logger
 
 from clinic.cli_chat import BrainLoopError, respond
-from clinic.wording import sentences
+from clinic.wording.phrases import sentences
 from providers.local import split_first_clause, synthesize_pcm
 
 # Tools that only read: a speculative reply may follow them (writes wait for the real turn).

@@ -12,6 +12,10 @@ Gemini Live, chosen by ``ECHO_REALTIME_PROVIDER``:
   (:mod:`realtime.server`, cascaded inside), started in-process on a loopback port;
 * ``gemini``: Gemini Live (needs ``GOOGLE_API_KEY``).
 
+With ``openai`` and ``ECHO_FAILOVER`` on, the local server stands behind the cloud in an
+``LLMSwitcher`` (:mod:`pipelines.failover_realtime`): a refused key, no answer, an error or
+a dropped stream hands the call to it.
+
 Bookings go through the same :class:`clinic.tools.ClinicTools` as the cascaded variant, so a
 booking made by voice here lands in the same store. Input transcription stays on so the audit
 trail has what the user said.
@@ -33,7 +37,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker, ProcessorUnu
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 
-from clinic.tools import TOOLS_SCHEMA
+from clinic.tool_schemas import TOOLS_SCHEMA
 from config import EchoSettings
 from pipelines import Session, attach_session_events, clinic_brain_and_tools, worker_options
 from pipelines.cascaded import SYSTEM_PROMPT
@@ -204,8 +208,6 @@ def create_llm(session: Session, opts: RealtimeOptions) -> tuple[Any, Any]:
         )
         return llm, None
 
-    from realtime.client import EchoOpenAIRealtimeLLMService
-
     owned = None
     before_connect = None
     if chosen == "local" and not opts.base_url:
@@ -216,10 +218,34 @@ def create_llm(session: Session, opts: RealtimeOptions) -> tuple[Any, Any]:
     else:
         base_url = opts.base_url or OPENAI_REALTIME_URL
         api_key = settings.secret("openai_api_key") or "echo-local"
-    llm = EchoOpenAIRealtimeLLMService(
-        api_key=api_key,
-        base_url=base_url,
-        before_connect=before_connect,
+    llm = realtime_service(opts, api_key=api_key, base_url=base_url, before_connect=before_connect)
+    if chosen == "openai" and settings.failover:
+        # The cloud falls back to the local server (pipelines/failover_realtime.py).
+        from pipelines.failover_realtime import with_realtime_failover
+
+        handle, is_owned = local_realtime(session)
+        owned = handle if is_owned else None
+        standby = realtime_service(
+            opts,
+            api_key="echo-local",
+            base_url=handle.url,
+            before_connect=handle.start,
+            connect_lazily=True,
+        )
+        llm = with_realtime_failover(session, llm, standby)
+    return llm, owned
+
+
+def realtime_service(opts: RealtimeOptions, **kwargs: Any) -> Any:
+    """An :class:`realtime.client.EchoOpenAIRealtimeLLMService` with the session's options.
+
+    Args:
+        opts: The speech-native options.
+        **kwargs: ``api_key``, ``base_url``, ``before_connect``, ``connect_lazily``.
+    """
+    from realtime.client import EchoOpenAIRealtimeLLMService
+
+    return EchoOpenAIRealtimeLLMService(
         interruptions=opts.interruptions,
         max_reconnects=opts.max_reconnects,
         settings=EchoOpenAIRealtimeLLMService.Settings(
@@ -227,8 +253,8 @@ def create_llm(session: Session, opts: RealtimeOptions) -> tuple[Any, Any]:
             system_instruction=SYSTEM_PROMPT,
             session_properties=session_properties(opts),
         ),
+        **kwargs,
     )
-    return llm, owned
 
 
 def build(session: Session) -> PipelineWorker:
@@ -268,7 +294,8 @@ def build(session: Session) -> PipelineWorker:
         observers=list(session.observers),
         **worker_options(session),
         # A session-ending Realtime error (rejected key, unknown model/voice, a dropped
-        # socket that could not be re-established) ends the call, after it is recorded.
+        # socket that could not be re-established) ends the call, after it is recorded;
+        # with failover, only once the local server has failed too.
         processor_unusable_policy=ProcessorUnusablePolicy.END,
     )
 

@@ -24,7 +24,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 
 import providers
-from clinic.tools import TOOLS_SCHEMA
+from clinic.tool_schemas import TOOLS_SCHEMA
 from config import EchoSettings, MissingKeyError
 from pipelines import (
     Session,
@@ -79,7 +79,12 @@ def build(session: Session) -> PipelineWorker:
     stt = specs["stt"].create(ctx)
     llm = create_vision_llm(settings) if vision_model else specs["llm"].create(ctx)
     tts = specs["tts"].create(ctx)
-    stt, tts = with_failover(session, specs, ctx, stt=stt, tts=tts)  # the LLM: not yet
+    # A cloud LLM (a vision model, or OpenAI reading the local reader's answers) falls
+    # back to the clinic brain with the local reader, as the cascaded LLM does.
+    cloud_llm = select_vision(settings) if vision_model else None
+    stt, llm, tts = with_failover(
+        session, specs, ctx, cloud_llm=cloud_llm, vision=True, stt=stt, llm=llm, tts=tts
+    )
 
     conversation = VisionConversation(
         settings=settings,
@@ -90,7 +95,9 @@ def build(session: Session) -> PipelineWorker:
     )
     session.vision = conversation
     clinic_tools.register(llm)
-    VisionTools(conversation, append_camera=not local_llm).register(llm)
+    vision_tools = VisionTools(conversation, append_camera=not local_llm)
+    vision_tools.register(llm)
+    _no_camera_in_context_after_failover(llm, vision_tools)
     if local_llm:
         _filler_while_reading(llm, tts, conversation)
     else:
@@ -145,10 +152,24 @@ def _filler_while_reading(llm, tts, conversation: VisionConversation) -> None:
     """
     from pipecat.frames.frames import TTSSpeakFrame
 
-    from clinic.brain import FILLER
+    from clinic.wording.phrases import FILLER
 
     @llm.event_handler("on_function_calls_started")
     async def on_function_calls_started(service, function_calls):
         names = [c.function_name for c in function_calls]
         if "read_image" in names and not await conversation.reading_ready(FILLER_GRACE_SECS):
             await tts.queue_frame(TTSSpeakFrame(FILLER))
+
+
+def _no_camera_in_context_after_failover(llm, vision_tools: VisionTools) -> None:
+    """Once the local brain took over from a cloud LLM, camera frames stay out of its context.
+
+    The local brain answers from the local reader's reading, not from the image itself.
+    """
+    strategy = getattr(llm, "strategy", None)
+    if strategy is None:
+        return
+
+    @strategy.event_handler("on_service_switched")
+    async def on_service_switched(strategy, service):
+        vision_tools.append_camera = False

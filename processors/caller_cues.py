@@ -132,7 +132,7 @@ class CallerCuesProcessor(FrameProcessor):
             self._seconds -= len(self._chunks.pop(0)) / self._rate
 
     def _add_cues(self, frame: TranscriptionFrame) -> None:
-        from clinic.intents import frustration_score
+        from clinic.understanding.cues import frustration_score
 
         text = frame.text.strip()
         samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)

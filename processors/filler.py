@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from clinic.wording import FILLER
+from clinic.wording.phrases import FILLER
 
 
 def needs_filler(function_names: Iterable[str], slow_tools: Collection[str] | None) -> bool:

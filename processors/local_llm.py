@@ -1,6 +1,6 @@
 """The local clinic assistant as a Pipecat ``LLMService``.
 
-The dialogue engine (:class:`clinic.brain.ClinicBrain`) is a deterministic, task-oriented
+The dialogue engine (:class:`clinic.dialogue.brain.ClinicBrain`) is a deterministic, task-oriented
 policy over the conversation context. This service is a thin adapter: on every
 ``LLMContextFrame`` it asks the brain for the next action and either speaks text or issues
 a real function call through :meth:`LLMService.run_function_calls`, exactly like a cloud LLM
@@ -25,7 +25,8 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
 
-from clinic.brain import CallTool, ClinicBrain, Say
+from clinic.dialogue.actions import CallTool, Say
+from clinic.dialogue.brain import ClinicBrain
 
 
 def standard_messages(messages: list[Any]) -> list[dict]:
@@ -34,7 +35,7 @@ def standard_messages(messages: list[Any]) -> list[dict]:
 
 
 class LocalClinicLLMService(LLMService):
-    """Runs :class:`~clinic.brain.ClinicBrain` as an LLM inside a Pipecat pipeline.
+    """Runs :class:`~clinic.dialogue.brain.ClinicBrain` as an LLM inside a Pipecat pipeline.
 
     Event handlers and function registration are those of any ``LLMService``: register the
     clinic tools with ``ClinicTools.register(llm)``.

@@ -20,7 +20,7 @@ class ProviderContext:
 
     settings: EchoSettings
     models: Any  # providers.local.LocalModels
-    brain: Any | None = None  # clinic.brain.ClinicBrain, for the local LLM
+    brain: Any | None = None  # clinic.dialogue.brain.ClinicBrain, for the local LLM
     lexicon: Any | None = None  # vocabulary.Lexicon: biases Whisper's second pass
     keyterms: list[str] = field(default_factory=list)  # vocabulary terms for Deepgram
 

@@ -168,9 +168,14 @@ def trim_silence(
     return samples[start:end].tobytes()
 
 
-def synthesize_pcm(voice: Any, text: str) -> bytes:
-    """Piper's 16-bit PCM for ``text`` with its silences trimmed (blocking)."""
-    pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
+def synthesize_pcm(voice: Any, text: str, *, syn_config: Any = None) -> bytes:
+    """Piper's 16-bit PCM for ``text`` with its silences trimmed (blocking).
+
+    ``syn_config`` is an optional ``piper.SynthesisConfig`` (e.g. another speaking rate).
+    """
+    pcm = b"".join(
+        chunk.audio_int16_bytes for chunk in voice.synthesize(text, syn_config=syn_config)
+    )
     return trim_silence(pcm, voice.config.sample_rate)
 
 
@@ -238,11 +243,11 @@ class LocalModels:
             return self._piper
 
     def intents(self):
-        """The shared :class:`clinic.intents.IntentClassifier` (sentence encoder + examples)."""
+        """The shared ``IntentClassifier`` (:mod:`clinic.understanding.meaning`)."""
         with self._lock:
             if self._intents is None:
-                from clinic.encoder import SentenceEncoder
-                from clinic.intents import IntentClassifier
+                from clinic.understanding.encoder import SentenceEncoder
+                from clinic.understanding.meaning import IntentClassifier
 
                 self._intents = IntentClassifier(
                     SentenceEncoder(), cache_dir=self._settings.models_dir()

@@ -9,7 +9,10 @@
   and any other ``error`` event (the API treats them as fatal to the connection);
 * a dropped WebSocket reconnects once (the conversation so far is restored on the new
   connection); if that fails, or the connection drops again, the session ends with an
-  ``ErrorFrame`` saying why, which the audit observer records.
+  ``ErrorFrame`` saying why, which the audit observer records;
+* ``connect_lazily``: a standby (the local server behind a cloud one, see
+  :mod:`pipelines.failover_realtime`) connects only when first given work, and
+  :meth:`EchoOpenAIRealtimeLLMService.take_over` hands it a call's conversation so far.
 
 The same class talks to ``wss://api.openai.com/v1/realtime`` and to the local server: only
 ``base_url`` differs.
@@ -67,6 +70,7 @@ class EchoOpenAIRealtimeLLMService(OpenAIRealtimeLLMService):
         before_connect: Awaited before every connection attempt (starts a local server).
         interruptions: Whether the user speaking stops the bot (barge-in).
         max_reconnects: Reconnections allowed in one session after a dropped socket.
+        connect_lazily: Connect on the first context or :meth:`take_over`, not at setup.
         **kwargs: Passed to ``OpenAIRealtimeLLMService`` (``api_key``, ``base_url``,
             ``settings``...).
 
@@ -78,14 +82,17 @@ class EchoOpenAIRealtimeLLMService(OpenAIRealtimeLLMService):
         before_connect: Callable[[], Awaitable[Any]] | None = None,
         interruptions: bool = True,
         max_reconnects: int = 1,
+        connect_lazily: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self._connect_lazily = connect_lazily
         self._before_connect = before_connect
         self._interruptions = interruptions
         self._reconnects_left = max_reconnects
         self._ended = False  # a session-ending error was reported
         self._restore_history = False  # send the conversation again once the session is up
+        self._replay_audio: list = []  # a caller's turn to send once the session is up
         self._register_event_handler("on_connection_lost")
 
     @property
@@ -123,6 +130,39 @@ class EchoOpenAIRealtimeLLMService(OpenAIRealtimeLLMService):
         await self.broadcast_frame(ProposedUserStartedSpeakingFrame)
 
     # --- connection ------------------------------------------------------------------------
+
+    async def setup(self, setup):
+        """Set up the service; connect now unless it connects lazily."""
+        if not self._connect_lazily:
+            await super().setup(setup)
+            return
+        # OpenAIRealtimeLLMService.setup connects: skip it, keep the base setup.
+        await super(OpenAIRealtimeLLMService, self).setup(setup)
+
+    async def _handle_context(self, context, direction):
+        if self._connect_lazily:
+            await self._connect()  # its first work (a no-op once connected)
+        await super()._handle_context(context, direction)
+
+    async def take_over(self, context, *, respond: bool, audio: list | None = None) -> None:
+        """Carry on a call another service began: its conversation so far, then maybe a reply.
+
+        Args:
+            context: The call's ``LLMContext`` (the aggregators' shared one), or None.
+            respond: Ask for a response to it at once (a reply was due).
+            audio: The caller's ``InputAudioRawFrame``s of a turn the other service never
+                answered: sent after the conversation, for this server to hear and answer.
+        """
+        self._replay_audio = list(audio or [])
+        if context is not None:
+            self._context = context
+            self._llm_needs_conversation_setup = True
+            await self._process_completed_function_calls(send_new_results=False)
+        await self._connect()
+        if respond and context is not None:
+            await self._create_response()  # sends the conversation first, once ready
+        elif context is not None:
+            self._restore_history = True
 
     async def _end(self, reason: str, category: ErrorCategory) -> None:
         """Report a session-ending error once (the worker ends the pipeline on it)."""
@@ -209,6 +249,9 @@ class EchoOpenAIRealtimeLLMService(OpenAIRealtimeLLMService):
         if self._restore_history and self._context is not None:
             self._restore_history = False
             await self._send_conversation_history()
+        replay, self._replay_audio = self._replay_audio, []
+        for frame in replay:
+            await self._send_user_audio(frame)
 
     async def _send_conversation_history(self) -> None:
         """Put the conversation so far into a fresh connection, without asking for a reply."""

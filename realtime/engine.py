@@ -1,55 +1,29 @@
-"""The local models behind the offline Realtime server: cascaded inside.
+"""The local models behind the offline Realtime server: the cascaded pipeline's own pieces.
 
-Silero VAD (per connection), faster-whisper (shared), Echo's clinic brain (per connection),
-Piper (shared) and the local image reader (OCR, for ``input_image`` parts). Every call here
-is blocking: the server runs them with ``asyncio.to_thread`` so the event loop never waits
-on a model.
+Speech in is the cascaded pipeline's STT path: the shared warm
+:class:`speech.transcriber.Transcriber` (short mel window, vocabulary-biased second pass)
+from ``providers.local.LocalModels``, then :func:`vocabulary.correct`, as the pipeline's
+``VocabularyCorrectionProcessor`` runs it. Speech out is its Piper path:
+:func:`providers.local.synthesize_pcm` through the shared phrase cache. Images go to the
+local reader (:mod:`vision.reader`); voice activity is Pipecat's Silero VAD and the end of a
+turn Pipecat's smart-turn v3. Each connection gets its own VAD and clinic brain. Every call
+here is blocking: the server runs them with ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from realtime.protocol import SAMPLE_RATE
 from realtime.turns import VAD_RATE
 
-NO_SPEECH_PROB = 0.6  # unsure Whisper segments more likely silence than this are dropped
 
-
-def to_float(pcm: np.ndarray) -> np.ndarray:
-    """int16 PCM → float32 in [-1, 1)."""
-    return pcm.astype(np.float32) / 32768.0
-
-
-def to_int16(audio: np.ndarray) -> np.ndarray:
-    """float32 in [-1, 1] → int16 PCM (clipped)."""
-    return np.clip(audio * 32768.0, -32768, 32767).astype(np.int16)
-
-
-def resample(pcm: np.ndarray, src: int, dst: int) -> np.ndarray:
-    """Resample a whole int16 mono signal."""
-    if src == dst or len(pcm) == 0:
-        return pcm.astype(np.int16)
-    import soxr
-
-    return to_int16(soxr.resample(to_float(pcm), src, dst))
-
-
-class InputResampler:
-    """Streaming 24 kHz → 16 kHz resampler for one connection's input audio."""
-
-    def __init__(self):
-        import soxr
-
-        self._stream = soxr.ResampleStream(SAMPLE_RATE, VAD_RATE, 1, dtype="int16")
-
-    def __call__(self, pcm24: bytes) -> np.ndarray:
-        """Resample the next chunk; output is 16 kHz int16."""
-        return self._stream.resample_chunk(np.frombuffer(pcm24, dtype=np.int16))
+def to_float(pcm16k: bytes) -> np.ndarray:
+    """int16 PCM bytes → float32 samples in [-1, 1), as the speech models take them."""
+    return np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
 
 
 class VoiceScorer:
@@ -74,52 +48,43 @@ class LocalEngine:
     """The shared local models, and factories for the per-connection parts.
 
     Args:
-        models: ``providers.local.LocalModels`` (shared Whisper and Piper).
-        brain_factory: Builds a ``clinic.brain.ClinicBrain`` for a new connection.
-        lexicon: Optional ``vocabulary.Lexicon`` to correct rare names in transcripts.
+        models: ``providers.local.LocalModels`` (shared Whisper, Piper and phrase cache).
+        brain_factory: Builds a ``ClinicBrain`` for a new connection.
+        lexicon: Optional ``vocabulary.Lexicon``: biases and corrects the transcripts.
+        image_limits: ``vision.images.prepare``'s limits for a client's images, the upload
+            path's (:func:`vision.images.upload_limits`); None: ``prepare``'s defaults.
 
     """
 
-    def __init__(self, *, models: Any, brain_factory: Callable[[], Any], lexicon: Any = None):
+    def __init__(
+        self,
+        *,
+        models: Any,
+        brain_factory: Callable[[], Any],
+        lexicon: Any = None,
+        image_limits: Mapping[str, int] | None = None,
+    ):
         self.models = models
         self.brain_factory = brain_factory
         self.lexicon = lexicon
+        self.image_limits = dict(image_limits or {})
         self._lock = threading.Lock()
         self._smart_turn: Any = None
 
-    def warm_up(self) -> None:
-        """Load Whisper and Piper now rather than on the first turn."""
-        self.models.whisper()
-        self.models.piper()
-
     # --- speech in ---------------------------------------------------------------------
 
-    def transcribe(self, pcm16k: np.ndarray, prompt: str | None = None) -> str:
-        """Whisper transcript of a committed turn (16 kHz int16), vocabulary-corrected."""
-        if len(pcm16k) < VAD_RATE // 10:
+    def transcribe(self, pcm16k: bytes) -> str:
+        """The corrected transcript of a committed turn (16 kHz int16 PCM)."""
+        if len(pcm16k) < VAD_RATE // 10 * 2:
             return ""
-        if not prompt:
-            # The cascaded pipeline's STT path: a short mel window and the vocabulary-biased
-            # second pass (speech.transcriber.Transcriber), shared warm with the server.
-            text = self.models.transcriber(self.lexicon).transcribe(to_float(pcm16k)).raw
-        else:  # a transcription prompt: faster-whisper's own path takes it as initial_prompt
-            segments, _ = self.models.whisper().transcribe(
-                to_float(pcm16k), language="en", initial_prompt=prompt
-            )
-            from speech.whisper import is_no_speech
-
-            text = " ".join(
-                s.text.strip()
-                for s in segments
-                if not is_no_speech(s.text, s.no_speech_prob, s.avg_logprob, NO_SPEECH_PROB)
-            ).strip()
+        text = self.models.transcriber(self.lexicon).transcribe(to_float(pcm16k)).raw
         if text and self.lexicon is not None:
             from vocabulary import correct
 
             text = correct(text, self.lexicon).text
         return text
 
-    def turn_complete(self, pcm16k: np.ndarray) -> bool:
+    def turn_complete(self, pcm16k: bytes) -> bool:
         """Whether the smart-turn model hears a finished turn (semantic VAD)."""
         with self._lock:
             if self._smart_turn is None:
@@ -145,18 +110,19 @@ class LocalEngine:
 
     # --- speech out -------------------------------------------------------------------
 
-    def synthesize(self, sentence: str, speed: float = 1.0) -> np.ndarray:
-        """Piper audio of one sentence as 24 kHz int16 PCM."""
+    def synthesize(self, piece: str, speed: float = 1.0) -> tuple[bytes, int]:
+        """Piper audio of one piece of a reply: 16-bit PCM and its sample rate.
+
+        At the normal rate the piece comes from (and goes into) the shared phrase cache, so
+        the phrases Echo warms at start-up cost nothing here either.
+        """
+        from providers.local import synthesize_pcm
+
         voice = self.models.piper()
-        syn_config = None
-        if speed != 1.0:
+        if speed == 1.0:
+            pcm = self.models.phrases.pcm(voice, piece)
+        else:
             from piper import SynthesisConfig
 
-            syn_config = SynthesisConfig(length_scale=1.0 / speed)
-        chunks = [
-            np.frombuffer(c.audio_int16_bytes, dtype=np.int16)
-            for c in voice.synthesize(sentence, syn_config=syn_config)
-        ]
-        if not chunks:
-            return np.zeros(0, dtype=np.int16)
-        return resample(np.concatenate(chunks), voice.config.sample_rate, SAMPLE_RATE)
+            pcm = synthesize_pcm(voice, piece, syn_config=SynthesisConfig(length_scale=1 / speed))
+        return pcm, voice.config.sample_rate

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from realtime.protocol import ProtocolError, image_bytes, new_id
+from realtime.protocol.events import ProtocolError, new_id
+from realtime.protocol.items import image_bytes
 
 READ_IMAGE = "read_image"
 
@@ -27,19 +29,18 @@ class ImageReadings:
 
     Args:
         read: Blocking ``(PreparedImage) → reading`` (:meth:`realtime.engine.LocalEngine.read`).
-        max_bytes: Largest image accepted.
-        max_pixels: Largest pixel count accepted (refused from the header).
+        limits: :func:`vision.images.prepare`'s ``max_bytes`` / ``max_pixels`` / ``max_side``,
+            the upload path's (:func:`vision.images.upload_limits`).
 
     """
 
-    def __init__(self, read: Any, *, max_bytes: int = 10 * 2**20, max_pixels: int = 40_000_000):
+    def __init__(self, read: Any, limits: Mapping[str, int]):
         self._read = read
-        self._max_bytes = max_bytes
-        self._max_pixels = max_pixels
-        self._tasks: list[asyncio.Task] = []  # readings in arrival order
+        self._limits = dict(limits)
+        self._readings: list[tuple[Any, asyncio.Task]] = []  # (image, reading), arrival order
 
     def __bool__(self) -> bool:
-        return bool(self._tasks)
+        return bool(self._readings)
 
     async def add(self, item: dict[str, Any], event: dict[str, Any]) -> None:
         """Check each ``input_image`` part of ``item`` and start reading it.
@@ -55,11 +56,7 @@ class ImageReadings:
                 continue
             try:
                 prepared = await asyncio.to_thread(
-                    prepare,
-                    image_bytes(part),
-                    source="upload",
-                    max_bytes=self._max_bytes,
-                    max_pixels=self._max_pixels,
+                    prepare, image_bytes(part), source="upload", **self._limits
                 )
             except ImageError as e:
                 raise ProtocolError(
@@ -68,26 +65,22 @@ class ImageReadings:
                     param=f"item.content[{i}].image_url",
                     event_id=event.get("event_id"),
                 ) from None
-            self._tasks.append(asyncio.create_task(asyncio.to_thread(self._read, prepared)))
+            task = asyncio.create_task(asyncio.to_thread(self._read, prepared))
+            self._readings.append((prepared, task))
 
     async def answer(self, question: str) -> dict[str, Any]:
         """The newest image's reading, with the spoken ``answer`` and any ``offer``."""
-        from vision.answer import describe_reading
-        from vision.reader import failed_reading
+        from vision.answer import answer_image
 
-        if not self._tasks:
-            reading = failed_reading("no_image")
-        else:
-            try:
-                reading = await self._tasks[-1]
-            except Exception:  # a reader failure is an unreadable image, not a failed reply
-                reading = failed_reading("unreadable")
-        answer, offer = describe_reading(reading, question)
-        return {**reading, "answer": answer, "offer": offer}
+        if not self._readings:
+            return await answer_image(question, "no_image")
+        prepared, task = self._readings[-1]
+        ref = prepared.ref
+        return await answer_image(question, task, source=ref.source, sha256=ref.sha256)
 
     def close(self) -> None:
         """Stop readings still running (the connection closed)."""
-        for task in self._tasks:
+        for _, task in self._readings:
             task.cancel()
 
 

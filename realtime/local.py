@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from config import EchoSettings
 from realtime.engine import LocalEngine
 from realtime.server import RealtimeServer
+from vision.images import upload_limits
 
 
 def clinic_today(settings: EchoSettings) -> date:
@@ -36,7 +37,7 @@ def brain_factory(
     """
 
     def make():
-        from clinic.brain import ClinicBrain
+        from clinic.dialogue.brain import ClinicBrain
 
         if clinic_store is not None:
             return ClinicBrain.for_store(
@@ -70,6 +71,7 @@ def create_server(
         models=models,
         brain_factory=brain_factory(settings, clinic_store, classifier=models.intents()),
         lexicon=lexicon,
+        image_limits=upload_limits(settings),
     )
     return RealtimeServer(engine, host=host, port=port, api_key=api_key)
 

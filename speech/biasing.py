@@ -32,8 +32,10 @@ from vocabulary.correction import (
     find_terms,
     term_spans,
 )
-from vocabulary.lexicon import Lexicon, normalize_words
-from vocabulary.phonetic import key_similarity, key_weight, phonetic_key
+from vocabulary.distance import key_similarity, key_weight
+from vocabulary.lexicon import Lexicon
+from vocabulary.phonetic import phonetic_key
+from vocabulary.words import normalize_words
 
 # Candidate terms from the first pass that make a second, biased pass worth running.
 BIAS_FLOOR = 0.6
@@ -327,7 +329,7 @@ def sound_alikes(
     keys = keys or [term.forms[0].keys[0]]
     found: dict[str, float] = {}
     for key in keys:
-        for fid in lexicon.fuzzy_candidates(
+        for fid in lexicon.index.candidates(
             [key], weight=key_weight(key), categories={term.category}
         ):
             other = lexicon.terms[lexicon.forms[fid].term]

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vocabulary.cli import add_eval_inputs
+
 if TYPE_CHECKING:
     from config import EchoSettings
 
@@ -37,8 +39,9 @@ def add_commands(subparsers) -> None:
         "available STT; write compare-stt.csv and compare-stt.png to --out.",
     )
     stt.add_argument("clips", nargs="*", type=Path, metavar="CLIP", help="WAVs named <id>.wav")
-    stt.add_argument("--utterances", type=Path, required=True, help="TSV: id, text, terms")
-    stt.add_argument("--audio-dir", type=Path, help="<id>.wav for every TSV row (no CLIPs)")
+    add_eval_inputs(
+        stt, audio_dir_help="<id>.wav for every TSV row (no CLIPs)", audio_dir_required=False
+    )
     stt.add_argument("--noise-snr", default="none,20,10", help="SNRs in dB; 'none': clean")
     stt.add_argument("--noise-color", choices=("white", "pink"), default="white")
     stt.add_argument(
@@ -48,7 +51,6 @@ def add_commands(subparsers) -> None:
         help=f"comma-separated subset of {','.join(STT_NAMES)} (default: all)",
     )
     stt.add_argument("--plain", action="store_true", help="also each STT without vocabulary")
-    stt.add_argument("--vocabulary", type=Path, help="vocabulary file (default: settings)")
     stt.add_argument("--seed", type=int, default=7, help="noise seed")
     stt.add_argument("--deepgram-url", default="https://api.deepgram.com", help=argparse.SUPPRESS)
     stt.add_argument("--out", type=Path, default=Path("reports/compare-stt"))
@@ -90,8 +92,8 @@ def run_compare_stt(args: argparse.Namespace, settings: EchoSettings) -> int:
     )
     from speech.reporting import bar_chart, format_table, write_csv
     from vocabulary.cli import load_lexicon
+    from vocabulary.entries import VocabularyError
     from vocabulary.evaluation import EvaluationError, read_utterances
-    from vocabulary.lexicon import VocabularyError
 
     try:
         snrs = parse_snrs(args.noise_snr)
@@ -138,8 +140,8 @@ def run_compare_tts(args: argparse.Namespace, settings: EchoSettings) -> int:
     )
     from speech.reporting import bar_chart, format_table, write_csv
     from vocabulary.cli import load_lexicon
+    from vocabulary.entries import VocabularyError
     from vocabulary.evaluation import read_sentences
-    from vocabulary.lexicon import VocabularyError
 
     try:
         lexicon = load_lexicon(settings, args.vocabulary)

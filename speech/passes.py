@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from vocabulary.lexicon import TITLE_WORDS, normalize_words
+from vocabulary.words import TITLE_WORDS, normalize_words
 
 _SUBJECT_PRONOUNS = frozenset("i we they he she".split())
 

@@ -36,7 +36,8 @@ from pipecat.transports.base_transport import TransportParams
 from audit.chain import canonical, verify_chain
 from audit.recorder import AuditRecorder
 from audit.store import SQLiteAuditStore
-from observers.audit import CORRECTIONS_KEY, RAW_TEXT_KEY, AuditObserver
+from observers.audit import AuditObserver
+from observers.audit_record import CORRECTIONS_KEY, RAW_TEXT_KEY
 
 RATE = 16000
 

@@ -16,7 +16,8 @@ except ImportError:
 
 from audit.audio import AudioClip, purge_audio, wav_pcm_sha256
 from audit.chain import verify_chain
-from audit.recorder import AuditRecorder, AuditWriteError, recover_incomplete_sessions
+from audit.recorder import AuditRecorder, AuditWriteError
+from audit.recovery import recover_incomplete_sessions
 from audit.store import PostgresAuditStore, SQLiteAuditStore
 
 SECRET_TEXT = "my date of birth is March 7th 1985 and my number is 555-123-4567"

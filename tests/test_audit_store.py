@@ -21,7 +21,7 @@ except ImportError:
     from pg_server import pg_url, postgres_server  # noqa: F401
 
 from audit.chain import GENESIS, verify_chain
-from audit.recorder import recover_incomplete_sessions
+from audit.recovery import recover_incomplete_sessions
 from audit.store import (
     AuditStoreError,
     PostgresAuditStore,
@@ -146,6 +146,32 @@ def test_unicode_and_large_bodies_round_trip(backend):
         assert back.body == body and back.hash == rec.hash
         assert isinstance(back.body["n"], float)
         assert verify_chain([back]).ok
+
+
+@pytest.mark.postgres
+def test_same_records_give_the_same_chain_on_both_databases(tmp_path, pg_url, monkeypatch):  # noqa: F811
+    import audit.store
+
+    bodies = [
+        ("session_start", {"variant": "cascaded", "providers": {"stt": {"model": "tiny.en"}}}),
+        ("turn", {"turn": 1, "text": "café ☕ 日本語", "n": 1.0, "big": 2**53, "none": None}),
+        ("tool_call", {"name": "book", "arguments": {"day": "mon"}, "result": [1, "x", True]}),
+        ("session_end", {"status": "complete", "last_turn": 1}),
+    ]
+
+    def write(store) -> list:
+        clock = iter(f"2026-01-02T03:04:{i:02d}.000000Z" for i in range(len(bodies)))
+        monkeypatch.setattr(audit.store, "utc_now_iso", lambda: next(clock))
+        with store:
+            for kind, body in bodies:
+                store.append(kind, "s-1", body)
+            return [store.head(), list(store.iter_records())]
+
+    sqlite_head, sqlite_records = write(SQLiteAuditStore(tmp_path / "audit.db"))
+    pg_head, pg_records = write(PostgresAuditStore(pg_url))
+    assert sqlite_head == pg_head and sqlite_head[0] == len(bodies)
+    assert sqlite_records == pg_records
+    assert verify_chain(sqlite_records).head_hash == verify_chain(pg_records).head_hash
 
 
 def test_concurrent_threads_keep_one_chain(backend):

@@ -10,12 +10,19 @@ import time
 import numpy as np
 import pytest
 
-from bench import prompts as prompt_sets
-from bench import report
-from bench.cli import add_commands, plan_from_args
-from bench.prompts import Prompt, PromptAudio, PromptSynthesizer, voiced_bounds, word_error_rate
-from bench.run import Played, TurnRow, VoiceTracker, join
-from observers.latency import (
+from benchmarks.voice import prompts as prompt_sets
+from benchmarks.voice import report, stats
+from benchmarks.voice.cli import add_commands, plan_from_args
+from benchmarks.voice.prompts import (
+    Prompt,
+    PromptAudio,
+    PromptSynthesizer,
+    voiced_bounds,
+    word_error_rate,
+)
+from benchmarks.voice.rows import Played, TurnRow, join
+from benchmarks.voice.run import VoiceTracker
+from observers.latency_record import (
     ABANDONED,
     ANSWERED,
     CASCADED,
@@ -255,7 +262,7 @@ def test_summary_ratios_and_render(tmp_path):
         + rows_for("vanilla", [900, 1100, 1300], run=2)
         + rows_for("echo", [300, 5000], run=2, kind="paused", cut=(1,))
     )
-    data = report.summary(rows, {"runs": 2})
+    data = stats.summary(rows, {"runs": 2})
     echo = data["systems"]["echo"]
     assert echo["stats"]["client_gap_ms"]["n"] == 7  # the cut-off row is left out
     assert echo["cutoffs"]["paused_cut_off"] == 1 and echo["cutoffs"]["paused_rate"] == 0.5
@@ -289,7 +296,7 @@ def test_speech_to_speech_report_shows_its_own_stages(tmp_path):
         r.vad_ms, r.model_ms, r.output_ms = 500.0, r.server_total_ms - 520.0, 20.0
     for r in rows[3:]:
         r.turn_kind = CASCADED
-    data = report.summary(rows)
+    data = stats.summary(rows)
     echo = data["systems"]["echo"]
     assert echo["turn_kinds"] == [SPEECH_TO_SPEECH]
     assert echo["stats"]["model_ms"]["p50"] == pytest.approx(280.0)
@@ -302,7 +309,7 @@ def test_speech_to_speech_report_shows_its_own_stages(tmp_path):
     assert "speech-to-text" in vanilla_part and "model:" not in vanilla_part
     model_line = next(line for line in echo_part.splitlines() if "model:" in line)
     assert model_line.split()[-5:] == ["280", "360", "180", "380", "3"]
-    assert [c for c, _ in report.columns_for([])] == [c for c, _ in report.COLUMNS]
+    assert [c for c, _ in stats.columns_for([])] == [c for c, _ in stats.COLUMNS]
     png = report.plot(rows, tmp_path / "breakdown.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     csv_path = report.write_csv(rows, tmp_path / "turns.csv")
@@ -370,7 +377,7 @@ def test_bad_flags_are_clear_errors(settings, capsys):
 @pytest.mark.slow
 def test_short_bench_run_writes_csv_png_and_summary(settings, tmp_path, capsys):
     """Two prompts through the real server over WebRTC: sane rows, a PNG, a summary."""
-    from bench.cli import cmd_bench
+    from benchmarks.voice.cli import cmd_bench
 
     out = tmp_path / "bench"
     args = parse("--runs", "1", "--only", "capital,spell", "--out", str(out), "--no-progress")
@@ -415,7 +422,7 @@ def test_speech_native_bench_run_reports_the_server_breakdown(
     settings, tmp_path, capsys, monkeypatch
 ):
     """One prompt through the speech_native variant and the offline Realtime server."""
-    from bench.cli import cmd_bench
+    from benchmarks.voice.cli import cmd_bench
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # the offline server, not the API
     out = tmp_path / "bench"
@@ -452,7 +459,7 @@ def test_speech_native_bench_run_reports_the_server_breakdown(
 
 
 async def test_records_from_the_data_channel_are_parsed_once():
-    from bench.run import records_of
+    from benchmarks.voice.rows import records_of
     from transports.webrtc_client import EchoCaller
 
     caller = EchoCaller("http://127.0.0.1:1")
@@ -473,7 +480,7 @@ async def test_records_from_the_data_channel_are_parsed_once():
 
 
 def test_heldout_set_is_frozen_and_separate_from_tuning():
-    from bench import heldout, prompts
+    from benchmarks.voice import heldout, prompts
 
     held = heldout.load()
     assert held == heldout.generate()  # the file is what the documented rule writes
@@ -485,7 +492,7 @@ def test_heldout_set_is_frozen_and_separate_from_tuning():
 
 
 def test_an_edited_heldout_file_is_refused(tmp_path):
-    from bench import heldout
+    from benchmarks.voice import heldout
 
     edited = tmp_path / "h.tsv"
     edited.write_text(heldout.HELDOUT_PATH.read_text().replace("Monday", "Sunday"))
@@ -494,7 +501,7 @@ def test_an_edited_heldout_file_is_refused(tmp_path):
 
 
 def test_caller_voices_differ_and_bad_names_are_clear(tmp_path):
-    from bench.prompts import VOICES, Prompt, PromptSynthesizer, voices
+    from benchmarks.voice.prompts import VOICES, Prompt, PromptSynthesizer, voices
 
     prompt = Prompt("x", ("Is the clinic open on Saturday?",))
     durations = {}
@@ -510,7 +517,7 @@ def test_caller_voices_differ_and_bad_names_are_clear(tmp_path):
 
 
 def test_reply_kinds():
-    from bench.replies import reply_kind
+    from benchmarks.voice.replies import reply_kind
 
     assert reply_kind("Sorry, I didn't catch that. Could you say it again?") == "reprompt"
     assert reply_kind("Are you still there? I can book visits.") == "reprompt"
@@ -521,8 +528,8 @@ def test_reply_kinds():
 
 def test_replies_are_matched_to_rows_from_the_audit_trail(tmp_path):
     from audit.store import SQLiteAuditStore
-    from bench.replies import fill_replies
-    from bench.run import TurnRow
+    from benchmarks.voice.replies import fill_replies
+    from benchmarks.voice.rows import TurnRow
 
     db = tmp_path / "audit.db"
     with SQLiteAuditStore(db) as store:
@@ -576,8 +583,8 @@ def test_cold_concurrent_and_voice_flags(settings):
 @pytest.mark.slow
 def test_heldout_cold_run_with_two_voices_and_two_callers(settings, tmp_path, capsys):
     """Held-out prompts, cold servers, two voices, then two calls at once: every column."""
-    from bench.cli import cmd_bench
-    from bench.run import TurnRow
+    from benchmarks.voice.cli import cmd_bench
+    from benchmarks.voice.rows import TurnRow
 
     out = tmp_path / "bench"
     args = parse(

@@ -9,7 +9,8 @@ import pytest
 from pipecat.frames.frames import InputAudioRawFrame, TranscriptionFrame
 from pipecat.tests.utils import run_test
 
-from clinic.brain import ClinicBrain, Say
+from clinic.dialogue.actions import Say
+from clinic.dialogue.brain import ClinicBrain
 from processors.caller_cues import CUES_KEY, CallerCuesProcessor, judge, measure, pitch_hz
 from processors.filler import needs_filler
 

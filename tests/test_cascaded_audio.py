@@ -23,9 +23,10 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 from pipecat.tests.utils import SleepFrame, run_test
 
 import providers
-from clinic.brain import ClinicBrain
+from clinic.dialogue.brain import ClinicBrain
 from clinic.store import ClinicStore
-from clinic.tools import TOOLS_SCHEMA, ClinicTools
+from clinic.tool_schemas import TOOLS_SCHEMA
+from clinic.tools import ClinicTools
 from pipelines.cascaded import SYSTEM_PROMPT, user_turn_params
 from processors.vocabulary_correction import VocabularyCorrectionProcessor
 from providers.local import LocalModels

@@ -7,24 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic.brain import GREETING, CallTool, ClinicBrain, Say
 from clinic.cli_chat import chat_loop, run_turn
-from clinic.nlu import (
-    Intent,
-    detect_intent,
-    extract_reason,
-    format_day,
-    format_time,
-    match_provider,
-    match_specialty,
-    parse_choice,
-    parse_day,
-    parse_part_of_day,
-    parse_time,
-    parse_yes_no,
-)
+from clinic.dialogue.actions import CallTool, Say
+from clinic.dialogue.brain import ClinicBrain
 from clinic.store import ClinicStore
 from clinic.tools import ClinicTools
+from clinic.understanding.choices import parse_choice, parse_yes_no
+from clinic.understanding.intent import Intent, detect_intent, extract_reason
+from clinic.understanding.providers import match_provider, match_specialty
+from clinic.understanding.when import parse_day, parse_part_of_day, parse_time
+from clinic.wording.phrases import GREETING
+from clinic.wording.spoken import format_day, format_time
 from config import DEFAULT_VOCABULARY
 
 MONDAY = date(2025, 12, 1)  # the fixed "today" of every dialogue
@@ -426,7 +419,7 @@ async def test_inside_a_pipecat_pipeline(brain, tools, store):
     from pipecat.processors.aggregators.llm_response_universal import LLMAssistantAggregator
     from pipecat.tests.utils import SleepFrame, run_test
 
-    from clinic.tools import TOOLS_SCHEMA
+    from clinic.tool_schemas import TOOLS_SCHEMA
     from processors.local_llm import LocalClinicLLMService
 
     llm = LocalClinicLLMService(brain=brain)

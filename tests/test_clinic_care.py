@@ -10,11 +10,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from clinic.brain import ClinicBrain
 from clinic.care import CareStore
 from clinic.cli_chat import run_turn
+from clinic.dialogue.brain import ClinicBrain
 from clinic.info import answer, load_info
-from clinic.store import AppointmentNotFoundError, ClinicStore, SlotUnavailableError
+from clinic.store import ClinicStore
+from clinic.store_records import AppointmentNotFoundError, SlotUnavailableError
 from clinic.tools import ClinicTools
 from config import DEFAULT_VOCABULARY
 
@@ -335,7 +336,7 @@ async def test_state_from_an_earlier_turn_is_not_applied_to_an_unrelated_request
     ],
 )
 def test_names_are_names_and_requests_are_not(said, name):
-    from clinic.parse import extract_person_name, parse_birth_date
+    from clinic.understanding.care_words import extract_person_name, parse_birth_date
 
     found = parse_birth_date(said, today=MONDAY)
     got = extract_person_name(said, skip_span=found[1] if found else None, with_date=bool(found))

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinic.store import (
+from clinic.store import ClinicStore
+from clinic.store_records import (
     AppointmentNotFoundError,
-    ClinicStore,
     SlotUnavailableError,
     normalize_appointment_id,
 )

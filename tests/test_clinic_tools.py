@@ -8,15 +8,9 @@ from pipecat.services.llm_service import FunctionCallParams
 from pipecat.services.openai.llm import OpenAILLMService
 
 from clinic.store import ClinicStore
-from clinic.tools import (
-    TOOL_NAMES,
-    TOOLS_SCHEMA,
-    ClinicTools,
-    ToolArgumentError,
-    ToolAuditSink,
-    resolve_day,
-    resolve_part_of_day,
-)
+from clinic.tool_args import ToolArgumentError, resolve_day, resolve_part_of_day
+from clinic.tool_schemas import TOOL_NAMES, TOOLS_SCHEMA
+from clinic.tools import ClinicTools, ToolAuditSink
 from config import DEFAULT_VOCABULARY
 
 MONDAY = date(2025, 12, 1)

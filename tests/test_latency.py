@@ -28,13 +28,13 @@ from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import TransportParams
 
-from observers.latency import (
+from observers.latency import LatencyObserver
+from observers.latency_record import (
     ABANDONED,
     ANSWERED,
     MESSAGE_TYPE,
     STAGES,
     UNANSWERED,
-    LatencyObserver,
     TurnLatency,
     percentile,
     record_from_message,

@@ -29,7 +29,8 @@ from pipecat.frames.frames import (
 from pipecat.metrics.metrics import TTFBMetricsData
 from pipecat.processors.frame_processor import FrameDirection
 
-from observers.latency import (
+from observers.latency import LatencyObserver, server_vad_silence_secs
+from observers.latency_record import (
     ABANDONED,
     ANSWERED,
     CASCADED,
@@ -37,9 +38,7 @@ from observers.latency import (
     SPEECH_TO_SPEECH_STAGES,
     STAGES,
     UNANSWERED,
-    LatencyObserver,
     record_from_message,
-    server_vad_silence_secs,
     summarize,
 )
 from tests.test_latency import Clock, Feeder, a_turn, audio, transcript

@@ -5,6 +5,7 @@ synthetic frames sent at the moments a slow segmented STT would deliver them.
 """
 
 import asyncio
+import dataclasses
 import time
 
 import numpy as np
@@ -31,13 +32,8 @@ from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from pipelines.cascaded import user_turn_params
-from pipelines.turn_taking import (
-    EchoTurnStopStrategy,
-    TurnTaking,
-    is_acknowledgement,
-    is_question,
-    looks_unfinished,
-)
+from pipelines.turn_taking import EchoTurnStopStrategy, EndOfTurnHolds, TurnTaking
+from pipelines.turn_text import is_acknowledgement, is_question, looks_unfinished
 
 RATE = 16000
 STEP = RATE // 50  # 20 ms
@@ -115,20 +111,45 @@ def test_is_question_needs_question_words_not_only_a_question_mark():
     assert is_question("Okay. And where do I park?")
 
 
-def test_knobs_from_settings(settings):
-    knobs = TurnTaking.from_settings(settings)
-    assert knobs.vad_stop_secs == settings.vad_stop_secs
-    assert knobs.smart_turn == settings.smart_turn
+def holds(**changes: float) -> EndOfTurnHolds:
+    """Every hold off (Pipecat's own strategy) but ``changes``."""
+    off = dict.fromkeys((f.name for f in dataclasses.fields(EndOfTurnHolds)), 0.0)
+    return EndOfTurnHolds(**{**off, **changes})
 
-    class Older:  # a settings object without the newer turn-taking fields
-        vad_confidence = 0.6
-        vad_start_secs = 0.1
-        vad_stop_secs = 0.15
-        smart_turn = False
 
-    old = TurnTaking.from_settings(Older())
-    assert (old.vad_confidence, old.vad_stop_secs, old.smart_turn) == (0.6, 0.15, False)
-    assert old.unfinished_hold_secs == TurnTaking().unfinished_hold_secs
+def test_knobs_come_from_the_settings(settings):
+    changed = settings.model_copy(
+        update={
+            "vad_confidence": 0.6,
+            "vad_start_secs": 0.1,
+            "vad_stop_secs": 0.15,
+            "smart_turn": False,
+            "smart_turn_fallback_secs": 2.5,
+            "turn_speculation_secs": -1.0,
+            "turn_min_silence_secs": 0.05,
+            "turn_unfinished_hold_secs": 1.5,
+            "turn_question_silence_secs": 0.35,
+            "turn_uncertain_below": 0.8,
+            "turn_uncertain_hold_secs": 0.9,
+            "turn_short_hold_secs": 0.45,
+        }
+    )
+    assert TurnTaking.from_settings(changed) == TurnTaking(
+        vad_confidence=0.6,
+        vad_start_secs=0.1,
+        vad_stop_secs=0.15,
+        smart_turn=False,
+        smart_turn_fallback_secs=2.5,
+        speculation_secs=-1.0,
+        holds=EndOfTurnHolds(
+            min_silence_secs=0.05,
+            unfinished_hold_secs=1.5,
+            question_silence_secs=0.35,
+            uncertain_below=0.8,
+            uncertain_hold_secs=0.9,
+            short_hold_secs=0.45,
+        ),
+    )
 
 
 class Timeline:
@@ -224,7 +245,7 @@ async def test_unfinished_transcript_waits_for_the_hold(speak):
         user_turn_strategies=UserTurnStrategies(
             stop=[
                 EchoTurnStopStrategy(
-                    turn_analyzer=LocalSmartTurnAnalyzerV3(), unfinished_hold_secs=1.5
+                    turn_analyzer=LocalSmartTurnAnalyzerV3(), holds=holds(unfinished_hold_secs=1.5)
                 )
             ]
         ),
@@ -290,7 +311,7 @@ class Driver:
 
     def __init__(self, *, complete: bool, probability: float | None = None, **knobs):
         analyzer = FixedVerdict(complete, probability)
-        self.strategy = EchoTurnStopStrategy(turn_analyzer=analyzer, **knobs)
+        self.strategy = EchoTurnStopStrategy(turn_analyzer=analyzer, holds=holds(**knobs))
         self.stopped: list[float] = []
 
     async def start(self):

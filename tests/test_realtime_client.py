@@ -19,7 +19,7 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 from pipecat.utils.errors import ErrorCategory
 from pipecat.workers.runner import WorkerRunner
 
-from clinic.tools import TOOLS_SCHEMA
+from clinic.tool_schemas import TOOLS_SCHEMA
 from config import EchoSettings
 from pipelines.speech_native import RealtimeOptions, session_properties
 from providers.local import LocalModels

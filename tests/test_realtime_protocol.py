@@ -19,7 +19,7 @@ from pipecat.services.openai.realtime.events import parse_server_event
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from clinic.tools import TOOLS_SCHEMA
+from clinic.tool_schemas import TOOLS_SCHEMA
 from config import EchoSettings
 from providers.local import LocalModels
 from realtime.local import create_server

@@ -9,8 +9,8 @@ from datetime import date
 
 import pytest
 
-from clinic.brain import ClinicBrain
 from clinic.cli_chat import respond
+from clinic.dialogue.brain import ClinicBrain
 from clinic.store import ClinicStore
 from clinic.tools import ClinicTools
 from config import DEFAULT_VOCABULARY

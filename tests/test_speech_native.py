@@ -152,12 +152,16 @@ def test_build_with_gemini_key_uses_gemini_live_without_network(tmp_path, monkey
 
 
 def test_build_with_openai_key_talks_to_the_real_api(tmp_path, monkeypatch):
+    from pipecat.pipeline.llm_switcher import LLMSwitcher
+
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     session = fake_session(make_settings(tmp_path), tmp_path)
-    llm = service_of(speech_native.build(session), EchoOpenAIRealtimeLLMService)
+    # The cloud first, the local server as its failover (pipelines/failover_realtime.py).
+    llm, local = service_of(speech_native.build(session), LLMSwitcher).services
     assert llm.base_url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
     assert llm.api_key == "sk-test"
-    assert "book_appointment" in llm._functions
+    assert local.base_url.startswith("ws://127.0.0.1:")
+    assert "book_appointment" in llm._functions and "book_appointment" in local._functions
 
 
 def test_build_without_key_points_at_a_loopback_server(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from pipecat.frames.frames import TTSAudioRawFrame, TTSSpeakFrame
 from pipecat.tests.utils import SleepFrame, run_test
 
-from clinic.brain import GREETING, fixed_phrases
+from clinic.wording.phrases import GREETING, fixed_phrases
 from providers.local import (
     LocalModels,
     LocalPiperTTSService,

@@ -10,8 +10,9 @@ import pytest
 from config import DEFAULT_VOCABULARY
 from vocabulary import Change, Lexicon, VocabularyError, candidates, correct, find_terms
 from vocabulary.casestudy import CASE_STUDY_VOCABULARY, build_case_study_vocabulary
+from vocabulary.distance import key_similarity
 from vocabulary.evaluation import ORDINARY_SENTENCES, read_sentences, wer_words
-from vocabulary.phonetic import key_similarity, phonetic_key
+from vocabulary.phonetic import phonetic_key
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,19 @@ the caller's question into one or two spoken sentences (at most 25 words, at mos
 question, no markdown) plus an optional offer the dialogue follows up on a "yes":
 ``{"action": "refill", "medication": "Metformin"}`` or ``{"action": "book", "specialty":
 "Dermatology"}``. It only says what the text says: no guessing, no diagnosis.
+:func:`answer_image` is the ``read_image`` result both the vision tools and the offline
+Realtime server give: the reading (a reader failure counts as an unreadable image) plus its
+``answer`` and ``offer``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
+
+from loguru import logger
+
+from vision.reader import failed_reading
 
 MAX_WORDS = 25
 NO_VISION_MODEL = (
@@ -141,3 +149,31 @@ def describe_reading(reading: dict, question: str = "") -> tuple[str, dict | Non
             None,
         )
     return f"It says: {_quote(reading.get('text', ''), 20)}", None
+
+
+async def answer_image(
+    question: str, reading: Awaitable[dict] | str, *, source: str = "upload", sha256: str = ""
+) -> dict:
+    """The ``read_image`` result: the reading plus the spoken ``answer`` and any ``offer``.
+
+    Args:
+        question: The caller's words.
+        reading: The reading under way (awaited here), or why there is no image to read
+            (``"no_image"``, ``"no_camera"``).
+        source: Where the image came from (for an unreadable image's reading).
+        sha256: The image's digest (likewise).
+
+    Returns:
+        The reading dict of :mod:`vision.reader` with ``answer`` and ``offer`` added. A
+        reader that failed gives the reading of an unreadable image, not an error.
+    """
+    if isinstance(reading, str):
+        result = failed_reading(reading)
+    else:
+        try:
+            result = await reading
+        except Exception as e:  # a reader failure is an unreadable image, not a crash
+            logger.warning(f"vision: reader failed: {type(e).__name__}")
+            result = failed_reading("unreadable", source=source, sha256=sha256)
+    answer, offer = describe_reading(result, question)
+    return {**result, "answer": answer, "offer": offer}

@@ -90,8 +90,8 @@ async def ask_local_brain(settings: EchoSettings, lexicon, prepared, question: s
     """The local brain's spoken answer: it calls ``read_image``, as it does in a call."""
     from datetime import date
 
-    from clinic.brain import ClinicBrain
     from clinic.cli_chat import respond
+    from clinic.dialogue.brain import ClinicBrain
     from clinic.store import ClinicStore
     from runtime import load_vocabulary
     from vision.conversation import VisionConversation, image_message

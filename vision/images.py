@@ -144,6 +144,19 @@ async def read_limited(chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
     return bytes(buf)
 
 
+def upload_limits(settings: Any) -> dict[str, int]:
+    """:func:`prepare`'s limits for an image a caller sends, from ``EchoSettings``.
+
+    Returns:
+        ``max_bytes``, ``max_pixels`` and ``max_side`` (the ``vision_max_*`` settings).
+    """
+    return {
+        "max_bytes": settings.vision_max_image_bytes,
+        "max_pixels": settings.vision_max_pixels,
+        "max_side": settings.vision_max_side,
+    }
+
+
 def prepare(
     data: bytes,
     *,

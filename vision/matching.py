@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from vocabulary.phonetic import letter_similarity
+from rapidfuzz.distance import Levenshtein
 
 DOSE_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mg|mcg|µg|ug|ml|g|units?|iu|%)(?![a-z])", re.IGNORECASE)
 PROVIDER_RE = re.compile(r"\b(?:Dr\.?|Doctor)\s+([A-Z][A-Za-z'\-]+)")
@@ -20,7 +20,7 @@ WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 def similarity(a: str, b: str) -> float:
     """1 - Levenshtein distance / longer length (case-insensitive)."""
-    return letter_similarity(a.lower(), b.lower())
+    return Levenshtein.normalized_similarity(a.lower(), b.lower())
 
 
 def display_name(term: str) -> str:

@@ -4,7 +4,7 @@ The brain (local or a cloud LLM) calls ``read_image`` with the caller's words. T
 picks the image — a fresh upload first, else a camera frame when the question is about what
 the camera shows (or there is no image yet), else the current image for a follow-up — reads
 it with the local reader (cached per image) and returns the reading dict of
-:mod:`vision.reader` plus ``answer`` and ``offer`` from :func:`vision.answer.describe_reading`.
+:mod:`vision.reader` plus ``answer`` and ``offer`` (:func:`vision.answer.answer_image`).
 
 Camera frames are fetched on request, the way Pipecat's ``fetch_user_image`` does: a
 ``UserImageRequestFrame`` tied to the tool call goes upstream to the input transport, which
@@ -22,13 +22,11 @@ import re
 import time
 from typing import Any
 
-from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 
-from vision.answer import describe_reading
+from vision.answer import answer_image
 from vision.conversation import VisionConversation
 from vision.images import PreparedImage, same_scene
-from vision.reader import failed_reading
 
 CAMERA_TIMEOUT_SECS = 1.5
 LATEST_MAX_AGE = 2.0
@@ -90,17 +88,11 @@ class VisionTools:
         conv = self.conversation
         image = await self._choose_image(question, params)
         if isinstance(image, PreparedImage):
-            try:
-                reading = await conv.reading(image)
-            except Exception as e:  # a reader failure is an unreadable image, not a crash
-                logger.warning(f"vision: reader failed: {type(e).__name__}")
-                reading = failed_reading(
-                    "unreadable", source=image.ref.source, sha256=image.ref.sha256
-                )
+            ref = image.ref
+            reading = conv.reading(image)
+            result = await answer_image(question, reading, source=ref.source, sha256=ref.sha256)
         else:
-            reading = failed_reading(image)
-        answer, offer = describe_reading(reading, question)
-        result = {**reading, "answer": answer, "offer": offer}
+            result = await answer_image(question, image)
         conv.record(image if isinstance(image, PreparedImage) else None, result, event="read")
         return result
 

@@ -13,8 +13,9 @@ from vocabulary.correction import (
     correct,
     find_terms,
 )
+from vocabulary.entries import SpokenForm, Term, VocabularyError
 from vocabulary.keyterms import keyterms
-from vocabulary.lexicon import Lexicon, SpokenForm, Term, VocabularyError
+from vocabulary.lexicon import Lexicon
 
 __all__ = [
     "DEFAULT_THRESHOLD",

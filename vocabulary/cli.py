@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vocabulary.correction import DEFAULT_THRESHOLD
-from vocabulary.lexicon import Lexicon, VocabularyError
+from vocabulary.entries import VocabularyError
+from vocabulary.lexicon import Lexicon
 
 if TYPE_CHECKING:
     from config import EchoSettings
@@ -62,6 +63,15 @@ def build_transcriber(
     )
 
 
+def add_eval_inputs(
+    parser: argparse.ArgumentParser, *, audio_dir_help: str, audio_dir_required: bool
+) -> None:
+    """The inputs of a command that scores an STT: utterance TSV, its audio, vocabulary."""
+    parser.add_argument("--utterances", type=Path, required=True, help="TSV: id, text, terms")
+    parser.add_argument("--audio-dir", type=Path, required=audio_dir_required, help=audio_dir_help)
+    parser.add_argument("--vocabulary", type=Path, help="vocabulary file (default: settings)")
+
+
 def add_commands(subparsers) -> None:
     """Add ``transcribe`` and ``eval-vocab`` to an argparse sub-command set."""
     tr = subparsers.add_parser(
@@ -82,9 +92,7 @@ def add_commands(subparsers) -> None:
         description="Transcribe <audio-dir>/<id>.wav for each row of an utterance TSV "
         "(id, text, terms) and score plain STT, STT output and corrected text.",
     )
-    ev.add_argument("--utterances", type=Path, required=True, help="TSV: id, text, terms")
-    ev.add_argument("--audio-dir", type=Path, required=True, help="directory of <id>.wav")
-    ev.add_argument("--vocabulary", type=Path, help="vocabulary file (default: settings)")
+    add_eval_inputs(ev, audio_dir_help="directory of <id>.wav", audio_dir_required=True)
     ev.add_argument("--report", type=Path, help="JSON report (default: reports/...)")
     ev.add_argument("--no-biasing", action="store_true", help="single STT pass only")
     ev.add_argument("--pad-seconds", type=float, help="override the mel window")

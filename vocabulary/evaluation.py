@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from vocabulary.correction import correct, find_terms
 from vocabulary.lexicon import Lexicon
@@ -107,14 +108,8 @@ def wer_words(text: str) -> list[str]:
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:
-    """Word-level Levenshtein distance."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i]
-        for j, h in enumerate(hyp, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
-        prev = cur
-    return prev[-1]
+    """Word-level Levenshtein distance (rapidfuzz; the word errors of WER)."""
+    return Levenshtein.distance(ref, hyp)
 
 
 def term_outcome(expected: Iterable[str], text: str, lexicon: Lexicon) -> dict:
