@@ -105,6 +105,7 @@ class EchoSettings(BaseSettings):
     realtime_server_key: SecretStr | None = None
     gemini_live_model: str | None = None
     gemini_live_voice: str = "Charon"
+    gemini_live_base_url: str | None = None  # another Live API endpoint (always wss://)
 
     # --- vision variant (images in the call; see vision/) ----------------------------------
     # "auto": the OpenAI-compatible multimodal endpoint when its URL or key is set, else

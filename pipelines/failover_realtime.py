@@ -26,6 +26,7 @@ from pipecat.frames.frames import (
     EndFrame,
     ErrorFrame,
     Frame,
+    FunctionCallResultFrame,
     FunctionCallsStartedFrame,
     InputAudioRawFrame,
     LLMContextFrame,
@@ -124,6 +125,19 @@ class RealtimeWatchdog(StageWatchdog):
         elif isinstance(frame, LLMFullResponseEndFrame) and self.reason is None:
             self._disarm()
             self.responding = False
+        elif isinstance(frame, FunctionCallResultFrame) and result_asks_reply(frame):
+            self._asked()  # a tool result the model must answer (Gemini asks no other way)
+
+
+def result_asks_reply(frame: FunctionCallResultFrame) -> bool:
+    """Whether a tool result is final and asks the model to answer it (Pipecat's defaults)."""
+    props = frame.properties
+    if props is not None and not props.is_final:
+        return False
+    run_llm = props.run_llm if props is not None else None
+    if run_llm is None:
+        run_llm = frame.run_llm if frame.run_llm is not None else True
+    return bool(run_llm)
 
 
 async def recover_realtime(switcher: Any, target: Any, watchdog: StageWatchdog) -> None:
@@ -133,6 +147,9 @@ async def recover_realtime(switcher: Any, target: Any, watchdog: StageWatchdog) 
     server hears it, transcribes it and answers it as its own turn.
     """
     assert isinstance(watchdog, RealtimeWatchdog)
+    unseed = getattr(watchdog.service, "unseed", None)
+    if unseed is not None and watchdog.context is not None:
+        unseed(watchdog.context)  # the cloud's own scaffolding is not conversation
     audio = watchdog.unanswered_audio()
     respond = watchdog.pending and not audio
     if watchdog.context is not None or audio:
@@ -163,13 +180,15 @@ def apology_speaker(models: Any):
     return speak
 
 
-def with_realtime_failover(session: Any, cloud: Any, local: Any) -> Any:
-    """``cloud`` with the local Realtime service ``local`` behind it, or ``cloud`` alone.
+def with_realtime_failover(session: Any, cloud: Any, local: Any, *, name: str = "openai") -> Any:
+    """``cloud`` with the local Realtime service ``local`` behind it.
 
     Args:
         session: The :class:`pipelines.Session` (settings, audit, models).
-        cloud: The cloud ``EchoOpenAIRealtimeLLMService``.
+        cloud: The cloud service: an ``EchoOpenAIRealtimeLLMService`` or an
+            :class:`EchoGeminiLiveLLMService`.
         local: An ``EchoOpenAIRealtimeLLMService`` on the local server (``connect_lazily``).
+        name: The cloud provider's name, for the ``failover`` record (``openai``, ``gemini``).
 
     Returns:
         The switcher to put in the pipeline.
@@ -182,7 +201,7 @@ def with_realtime_failover(session: Any, cloud: Any, local: Any) -> Any:
         "realtime",
         cloud,
         local,
-        names=("openai", "local"),
+        names=(name, "local"),
         watchdog=watchdog,
         recover=recover_realtime,
     )

@@ -12,9 +12,9 @@ Gemini Live, chosen by ``ECHO_REALTIME_PROVIDER``:
   (:mod:`realtime.server`, cascaded inside), started in-process on a loopback port;
 * ``gemini``: Gemini Live (needs ``GOOGLE_API_KEY``).
 
-With ``openai`` and ``ECHO_FAILOVER`` on, the local server stands behind the cloud in an
-``LLMSwitcher`` (:mod:`pipelines.failover_realtime`): a refused key, no answer, an error or
-a dropped stream hands the call to it.
+With ``openai`` or ``gemini`` and ``ECHO_FAILOVER`` on, the local server stands behind the
+cloud in an ``LLMSwitcher`` (:mod:`pipelines.failover_realtime`): a refused key, no answer,
+an error or a dropped stream hands the call to it.
 
 Bookings go through the same :class:`clinic.tools.ClinicTools` as the cascaded variant, so a
 booking made by voice here lands in the same store. Input transcription stays on so the audit
@@ -73,6 +73,7 @@ class RealtimeOptions:
     max_reconnects: int = 1
     gemini_model: str | None = None  # None: Pipecat's default Gemini Live model
     gemini_voice: str = "Charon"
+    gemini_base_url: str | None = None  # another Gemini Live endpoint (always wss://)
 
     @classmethod
     def from_settings(cls, settings: EchoSettings) -> RealtimeOptions:
@@ -92,6 +93,7 @@ class RealtimeOptions:
             "max_reconnects": "realtime_max_reconnects",
             "gemini_model": "gemini_live_model",
             "gemini_voice": "gemini_live_voice",
+            "gemini_base_url": "gemini_live_base_url",
         }
         defaults = cls()
         values = {f: getattr(settings, s, getattr(defaults, f)) for f, s in names.items()}
@@ -189,9 +191,12 @@ def create_llm(session: Session, opts: RealtimeOptions) -> tuple[Any, Any]:
     settings = session.settings
     chosen = provider(settings)
     if chosen == "gemini":
-        from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiVADParams
+        from google.genai.types import HttpOptions
+        from pipecat.services.google.gemini_live.llm import GeminiVADParams
 
-        gemini_settings = GeminiLiveLLMService.Settings(
+        from realtime.gemini import EchoGeminiLiveLLMService
+
+        gemini_settings = EchoGeminiLiveLLMService.Settings(
             voice=opts.gemini_voice,
             vad=GeminiVADParams(
                 prefix_padding_ms=opts.prefix_padding_ms,
@@ -200,13 +205,19 @@ def create_llm(session: Session, opts: RealtimeOptions) -> tuple[Any, Any]:
         )
         if opts.gemini_model:
             gemini_settings.model = opts.gemini_model
-        llm = GeminiLiveLLMService(
+        base_url = opts.gemini_base_url
+        llm = EchoGeminiLiveLLMService(
             api_key=settings.secret("google_api_key"),
             system_instruction=SYSTEM_PROMPT,
             tools=TOOLS_SCHEMA,
             settings=gemini_settings,
+            http_options=HttpOptions(base_url=base_url) if base_url else None,
+            max_reconnects=opts.max_reconnects,
+            setup_wait_secs=settings.provider_timeout_secs,
         )
-        return llm, None
+        if not settings.failover:
+            return llm, None
+        return with_local_standby(session, opts, llm, name="gemini")
 
     owned = None
     before_connect = None
@@ -220,20 +231,28 @@ def create_llm(session: Session, opts: RealtimeOptions) -> tuple[Any, Any]:
         api_key = settings.secret("openai_api_key") or "echo-local"
     llm = realtime_service(opts, api_key=api_key, base_url=base_url, before_connect=before_connect)
     if chosen == "openai" and settings.failover:
-        # The cloud falls back to the local server (pipelines/failover_realtime.py).
-        from pipelines.failover_realtime import with_realtime_failover
-
-        handle, is_owned = local_realtime(session)
-        owned = handle if is_owned else None
-        standby = realtime_service(
-            opts,
-            api_key="echo-local",
-            base_url=handle.url,
-            before_connect=handle.start,
-            connect_lazily=True,
-        )
-        llm = with_realtime_failover(session, llm, standby)
+        return with_local_standby(session, opts, llm, name="openai")
     return llm, owned
+
+
+def with_local_standby(session: Session, opts: RealtimeOptions, cloud: Any, *, name: str):
+    """The cloud service with the local server behind it (pipelines/failover_realtime.py).
+
+    Returns:
+        ``(switcher, owned)``: ``owned`` is a local server this session must close, or None.
+    """
+    from pipelines.failover_realtime import with_realtime_failover
+
+    handle, is_owned = local_realtime(session)
+    standby = realtime_service(
+        opts,
+        api_key="echo-local",
+        base_url=handle.url,
+        before_connect=handle.start,
+        connect_lazily=True,
+    )
+    llm = with_realtime_failover(session, cloud, standby, name=name)
+    return llm, handle if is_owned else None
 
 
 def realtime_service(opts: RealtimeOptions, **kwargs: Any) -> Any:

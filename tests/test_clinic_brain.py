@@ -319,6 +319,17 @@ async def test_small_talk(brain, tools):
     assert "goodbye" in (await d.say("thanks, bye")).lower()
 
 
+@pytest.mark.parametrize(
+    "opening",
+    ["Would it be alright to drop in on Thursday?", "Can I swing by Wednesday?"],
+)
+async def test_a_visit_on_a_day_is_a_booking_not_a_question_about_hours(brain, tools, opening):
+    d = Dialogue(brain, tools)
+    reply = await d.say(opening)
+    assert "open" not in reply.lower() and "closed" not in reply.lower(), reply
+    assert "doctor" in reply.lower() or d.tool_calls("list_open_slots"), reply
+
+
 async def test_all_replies_are_plain_speech(brain, tools, store):
     d = Dialogue(brain, tools)
     for text in [

@@ -1,5 +1,7 @@
 """Bootstrap endpoint: listing, and clear 4xx/5xx errors that leave the server serving."""
 
+import re
+
 import aiohttp
 import pytest
 
@@ -29,8 +31,14 @@ async def test_healthz_index_and_pipelines(live_server):
     async with aiohttp.ClientSession() as http:
         async with http.get(live_server.url + "/") as res:
             page = await res.text()
-    assert res.status == 200 and "RTCPeerConnection" in page and "/api/offer" in page
-    assert "<script src=" not in page and "https://" not in page
+        assert res.status == 200 and '<script type="module" src="/src/echo.js">' in page
+        # Echo's page is its own ES modules, served from this server: nothing from elsewhere.
+        for name in ("echo.js", "view.js", "token.js", "echo.css"):
+            async with http.get(f"{live_server.url}/src/{name}") as res:
+                assert res.status == 200, name
+                page += await res.text()
+    assert "RTCPeerConnection" in page and "/api/offer" in page and "Conversation" in page
+    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//|from ["'](?:https?:)?//""", page)
     status, body = await request(live_server, "GET", "/api/pipelines")
     names = {p["name"]: p for p in body["pipelines"]}
     assert names["cascaded"]["available"] is True and names["cascaded"]["default"] is True

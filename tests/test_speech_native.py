@@ -137,6 +137,7 @@ def service_of(worker: PipelineWorker, cls):
 
 
 def test_build_with_gemini_key_uses_gemini_live_without_network(tmp_path, monkeypatch):
+    from pipecat.pipeline.llm_switcher import LLMSwitcher
     from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
 
     class Settings(EchoSettings):
@@ -145,7 +146,10 @@ def test_build_with_gemini_key_uses_gemini_live_without_network(tmp_path, monkey
     monkeypatch.setenv("GOOGLE_API_KEY", "g-test")
     session = fake_session(Settings(_env_file=None, data_dir=tmp_path / "d"), tmp_path)
     worker = speech_native.build(session)
-    llm = service_of(worker, GeminiLiveLLMService)
+    # Gemini first, the local server as its failover (pipelines/failover_realtime.py).
+    llm, local = service_of(worker, LLMSwitcher).services
+    assert isinstance(llm, GeminiLiveLLMService)
+    assert local.base_url.startswith("ws://127.0.0.1:")
     assert llm._settings.voice == "Charon"
     assert llm._settings.vad.silence_duration_ms == 500
     assert "find_provider" in llm._functions  # the clinic tools are registered

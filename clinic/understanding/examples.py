@@ -15,6 +15,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "Could I come in on Tuesday afternoon",
         "Does she have any time tomorrow",
         "I'd like an appointment with my physician",
+        "Could I drop by sometime this week",
+        "Would it be okay to visit the clinic on Wednesday",
     ),
     "earliest": (
         "What's the first available appointment with anyone",
