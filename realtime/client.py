@@ -63,7 +63,29 @@ def describe_error(code: str | None, message: str, param: str | None) -> str:
     return text
 
 
-class EchoOpenAIRealtimeLLMService(OpenAIRealtimeLLMService):
+class EndsOnce:
+    """A speech-to-speech service that reports a session-ending error once, then is unusable.
+
+    Mixed into Echo's Realtime and Gemini Live services (before Pipecat's class): the worker,
+    or a failover switcher, acts on that one error.
+    """
+
+    _ended = False
+
+    @property
+    def ended(self) -> bool:
+        """Whether the service reported a session-ending error."""
+        return self._ended
+
+    async def _end(self, reason: str, category: ErrorCategory) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        logger.error(f"{self}: {reason}")
+        await self.push_error(error_msg=reason, category=category, force_treat_as_permanent=True)
+
+
+class EchoOpenAIRealtimeLLMService(EndsOnce, OpenAIRealtimeLLMService):
     """OpenAI Realtime with Echo's error handling, reconnect and interruption policy.
 
     Args:
@@ -90,15 +112,9 @@ class EchoOpenAIRealtimeLLMService(OpenAIRealtimeLLMService):
         self._before_connect = before_connect
         self._interruptions = interruptions
         self._reconnects_left = max_reconnects
-        self._ended = False  # a session-ending error was reported
         self._restore_history = False  # send the conversation again once the session is up
         self._replay_audio: list = []  # a caller's turn to send once the session is up
         self._register_event_handler("on_connection_lost")
-
-    @property
-    def ended(self) -> bool:
-        """Whether the service reported a session-ending error."""
-        return self._ended
 
     # --- interruption policy -----------------------------------------------------------------
 
@@ -163,14 +179,6 @@ class EchoOpenAIRealtimeLLMService(OpenAIRealtimeLLMService):
             await self._create_response()  # sends the conversation first, once ready
         elif context is not None:
             self._restore_history = True
-
-    async def _end(self, reason: str, category: ErrorCategory) -> None:
-        """Report a session-ending error once (the worker ends the pipeline on it)."""
-        if self._ended:
-            return
-        self._ended = True
-        logger.error(f"{self}: {reason}")
-        await self.push_error(error_msg=reason, category=category, force_treat_as_permanent=True)
 
     async def _connect(self):
         if self._websocket or self._ended:

@@ -38,6 +38,8 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
 from pipecat.utils.errors import ErrorCategory
 from websockets.exceptions import InvalidStatus
 
+from realtime.client import EndsOnce
+
 # Close codes with which the Live API refuses a session (bad key, model or setup).
 _REFUSING_CLOSE_CODES = (1007, 1008)
 
@@ -73,7 +75,7 @@ def describe_fault(error: Exception, *, reconnecting: bool = False) -> tuple[str
     return text, category
 
 
-class EchoGeminiLiveLLMService(GeminiLiveLLMService):
+class EchoGeminiLiveLLMService(EndsOnce, GeminiLiveLLMService):
     """Gemini Live that ends itself (an unusable service) on a fault it cannot get past.
 
     Args:
@@ -90,13 +92,7 @@ class EchoGeminiLiveLLMService(GeminiLiveLLMService):
         self._attempted = asyncio.Event()  # the first connection is up, or failed
         self._reconnects_left = max_reconnects
         self._lost = False  # the session dropped at least once
-        self._ended = False
         self._register_event_handler("on_connection_lost")
-
-    @property
-    def ended(self) -> bool:
-        """Whether the service reported a session-ending error."""
-        return self._ended
 
     def unseed(self, context: Any) -> None:
         """Take out of ``context`` the system instruction seeded into it (see the module).
@@ -129,14 +125,6 @@ class EchoGeminiLiveLLMService(GeminiLiveLLMService):
     async def _handle_session_ready(self, session: Any):
         await super()._handle_session_ready(session)
         self._attempted.set()
-
-    async def _end(self, reason: str, category: ErrorCategory) -> None:
-        """Report a session-ending error once (the worker or a switcher acts on it)."""
-        if self._ended:
-            return
-        self._ended = True
-        logger.error(f"{self}: {reason}")
-        await self.push_error(error_msg=reason, category=category, force_treat_as_permanent=True)
 
     async def _connection_task_handler(self, config: Any):
         # Pipecat's handler lets a failed handshake escape the task: the service would be
