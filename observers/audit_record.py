@@ -14,10 +14,8 @@ from typing import Any
 from audit.audio import AudioClip
 from audit.chain import canonical, to_jsonable
 from observers.audit_turn import Turn
-
-RAW_TEXT_KEY = "echo.raw_text"
-CORRECTIONS_KEY = "echo.corrections"
-CUES_KEY = "echo.cues"
+from processors.caller_cues import CUES_KEY
+from processors.vocabulary_correction import CORRECTIONS_KEY, RAW_TEXT_KEY
 
 
 def join_text(parts: list[tuple[str, bool]]) -> str:

@@ -37,7 +37,7 @@ from audit.chain import canonical, verify_chain
 from audit.recorder import AuditRecorder
 from audit.store import SQLiteAuditStore
 from observers.audit import AuditObserver
-from observers.audit_record import CORRECTIONS_KEY, RAW_TEXT_KEY
+from processors.vocabulary_correction import CORRECTIONS_KEY, RAW_TEXT_KEY
 
 RATE = 16000
 

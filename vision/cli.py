@@ -36,21 +36,20 @@ def add_commands(subparsers) -> None:
 def run_look(args: argparse.Namespace, settings: EchoSettings) -> int:
     """Read the image, answer the question, print what the reader saw."""
     from vision.answer import describe_reading
-    from vision.images import ImageError, prepare
+    from vision.images import ImageError, prepare, upload_limits
     from vision.providers import select_vision
     from vision.reader import read_image
     from vocabulary import Lexicon
 
-    limit = settings.vision_max_image_bytes
+    limits = upload_limits(settings)
+    limit = limits["max_bytes"]
     try:
         if args.image.stat().st_size > limit:
             raise ImageError(f"image is larger than the {limit / 2**20:g} MB limit")
         prepared = prepare(
             args.image.read_bytes(),
             source="upload",
-            max_bytes=limit,
-            max_pixels=settings.vision_max_pixels,
-            max_side=settings.vision_max_side,
+            **limits,
         )
     except (OSError, ImageError) as e:
         print(f"echo-agent look: {e}", file=sys.stderr)

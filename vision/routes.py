@@ -29,7 +29,7 @@ from loguru import logger
 
 from config import EchoSettings
 from transports.pc_binding import TOKEN_HEADER, BindingError
-from vision.images import ImageError, ImageTooLarge, prepare, read_limited
+from vision.images import ImageError, ImageTooLarge, prepare, read_limited, upload_limits
 
 
 def _refuse(status: int, code: str, error: str) -> JSONResponse:
@@ -67,7 +67,8 @@ def vision_routes(settings: EchoSettings) -> APIRouter:
                 "no_vision",
                 "this call's pipeline takes no images: use 'vision' or 'speech_native'",
             )
-        limit = settings.vision_max_image_bytes
+        limits = upload_limits(settings)
+        limit = limits["max_bytes"]
         try:
             declared = int(request.headers.get("content-length") or 0)
         except ValueError:
@@ -80,9 +81,7 @@ def vision_routes(settings: EchoSettings) -> APIRouter:
                 prepare,
                 data,
                 source="upload",
-                max_bytes=limit,
-                max_pixels=settings.vision_max_pixels,
-                max_side=settings.vision_max_side,
+                **limits,
             )
         except ImageError as e:
             logger.info(f"vision: upload refused for session {session.session_id}: {e.code}")
