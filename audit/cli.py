@@ -314,7 +314,7 @@ def cmd_export(args: argparse.Namespace, settings: EchoSettings) -> int:
     """``audit export --session ID --format json|csv [--redact]``."""
     redact = args.redact
     if redact is None:
-        redact = bool(getattr(settings, "audit_redact_exports", False))
+        redact = settings.audit_redact_exports
     records = _session_records(args, settings)
     if isinstance(records, int):
         return records

@@ -57,47 +57,45 @@ PROVIDERS = ("auto", "openai", "local", "gemini")
 
 @dataclass(frozen=True)
 class RealtimeOptions:
-    """The speech-native settings, read from :class:`config.EchoSettings` with defaults."""
+    """The speech-native settings, read from :class:`config.EchoSettings` (their one home)."""
 
-    provider: str = "auto"
-    model: str = "gpt-realtime"
-    voice: str = "alloy"
-    turn_detection: str = "server_vad"  # or "semantic_vad"
-    vad_threshold: float = 0.5
-    silence_duration_ms: int = 500
-    prefix_padding_ms: int = 300
-    eagerness: str = "auto"  # semantic VAD
-    interruptions: bool = True
-    transcription_model: str = "gpt-realtime-whisper"
-    base_url: str | None = None  # an external Realtime-compatible server
-    max_reconnects: int = 1
-    gemini_model: str | None = None  # None: Pipecat's default Gemini Live model
-    gemini_voice: str = "Charon"
-    gemini_base_url: str | None = None  # another Gemini Live endpoint (always wss://)
+    provider: str
+    model: str
+    voice: str
+    turn_detection: str  # "server_vad" or "semantic_vad"
+    vad_threshold: float
+    silence_duration_ms: int
+    prefix_padding_ms: int
+    eagerness: str  # semantic VAD
+    interruptions: bool
+    transcription_model: str
+    base_url: str | None  # an external Realtime-compatible server
+    max_reconnects: int
+    gemini_model: str | None  # None: Pipecat's default Gemini Live model
+    gemini_voice: str
+    gemini_base_url: str | None  # another Gemini Live endpoint (always wss://)
 
     @classmethod
-    def from_settings(cls, settings: EchoSettings) -> RealtimeOptions:
-        """Read ``realtime_*`` / ``gemini_*`` settings, falling back to the defaults."""
-        names = {
-            "provider": "realtime_provider",
-            "model": "realtime_model",
-            "voice": "realtime_voice",
-            "turn_detection": "realtime_turn_detection",
-            "vad_threshold": "realtime_vad_threshold",
-            "silence_duration_ms": "realtime_silence_duration_ms",
-            "prefix_padding_ms": "realtime_prefix_padding_ms",
-            "eagerness": "realtime_semantic_eagerness",
-            "interruptions": "realtime_interruptions",
-            "transcription_model": "realtime_transcription_model",
-            "base_url": "realtime_base_url",
-            "max_reconnects": "realtime_max_reconnects",
-            "gemini_model": "gemini_live_model",
-            "gemini_voice": "gemini_live_voice",
-            "gemini_base_url": "gemini_live_base_url",
+    def from_settings(cls, settings: EchoSettings, **changes: Any) -> RealtimeOptions:
+        """Read the ``realtime_*`` / ``gemini_live_*`` settings; ``changes`` override them."""
+        values = {
+            "provider": settings.realtime_provider,
+            "model": settings.realtime_model,
+            "voice": settings.realtime_voice,
+            "turn_detection": settings.realtime_turn_detection,
+            "vad_threshold": settings.realtime_vad_threshold,
+            "silence_duration_ms": settings.realtime_silence_duration_ms,
+            "prefix_padding_ms": settings.realtime_prefix_padding_ms,
+            "eagerness": settings.realtime_semantic_eagerness,
+            "interruptions": settings.realtime_interruptions,
+            "transcription_model": settings.realtime_transcription_model,
+            "base_url": settings.realtime_base_url,
+            "max_reconnects": settings.realtime_max_reconnects,
+            "gemini_model": settings.gemini_live_model,
+            "gemini_voice": settings.gemini_live_voice,
+            "gemini_base_url": settings.gemini_live_base_url,
         }
-        defaults = cls()
-        values = {f: getattr(settings, s, getattr(defaults, f)) for f, s in names.items()}
-        return cls(**values)
+        return cls(**(values | changes))
 
 
 def provider(settings: EchoSettings) -> str:

@@ -132,7 +132,10 @@ async def test_a_standby_takes_over_between_turns_without_answering(tmp_path):
     server = create_server(settings, models=LocalModels(settings))
     await server.start()
     llm = realtime_service(
-        RealtimeOptions(), api_key="echo-local", base_url=server.url, connect_lazily=True
+        RealtimeOptions.from_settings(settings),
+        api_key="echo-local",
+        base_url=server.url,
+        connect_lazily=True,
     )
     pair = LLMContextAggregatorPair(LLMContext(messages=[], tools=TOOLS_SCHEMA))
     worker = PipelineWorker(

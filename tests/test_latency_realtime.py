@@ -232,6 +232,7 @@ async def test_local_vad_frames_are_ignored_in_a_realtime_session(observed, cloc
 
 async def test_offset_comes_from_the_realtime_service_settings(clock):
     """No offset given: the real service's server VAD silence is used; given: it wins."""
+    from config import EchoSettings
     from pipelines.speech_native import RealtimeOptions, session_properties
     from realtime.client import EchoOpenAIRealtimeLLMService
 
@@ -241,7 +242,9 @@ async def test_offset_comes_from_the_realtime_service_settings(clock):
             base_url="ws://127.0.0.1:9/v1/realtime",
             settings=EchoOpenAIRealtimeLLMService.Settings(
                 model="gpt-realtime",
-                session_properties=session_properties(RealtimeOptions(**options)),
+                session_properties=session_properties(
+                    RealtimeOptions.from_settings(EchoSettings(_env_file=None), **options)
+                ),
             ),
         )
 

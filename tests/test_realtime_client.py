@@ -64,7 +64,7 @@ class Frames(BaseObserver):
 
 
 def service(server, *, api_key="sk-right", model="gpt-realtime", voice="alloy", **kwargs):
-    opts = RealtimeOptions(model=model, voice=voice)
+    opts = RealtimeOptions.from_settings(EchoSettings(_env_file=None), model=model, voice=voice)
     return EchoOpenAIRealtimeLLMService(
         api_key=api_key,
         base_url=server.url,

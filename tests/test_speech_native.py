@@ -47,12 +47,18 @@ def test_openai_key_selects_the_real_api(tmp_path, monkeypatch):
 def test_options_read_settings_with_defaults(tmp_path):
     settings = make_settings(tmp_path)
     opts = speech_native.RealtimeOptions.from_settings(settings)
-    assert opts == speech_native.RealtimeOptions()
     assert opts.vad_threshold == 0.5 and opts.interruptions is True
+    changed = settings.model_copy(update={"realtime_voice": "coral"})
+    assert speech_native.RealtimeOptions.from_settings(changed).voice == "coral"
+
+
+def options(**changes) -> speech_native.RealtimeOptions:
+    """The default options (EchoSettings' defaults) with ``changes``."""
+    return speech_native.RealtimeOptions.from_settings(EchoSettings(_env_file=None), **changes)
 
 
 def test_session_properties_carry_audio_voice_transcription_and_turns():
-    opts = speech_native.RealtimeOptions(voice="coral", silence_duration_ms=700)
+    opts = options(voice="coral", silence_duration_ms=700)
     props = speech_native.session_properties(opts)
     audio = props.audio
     assert audio.input.format.type == "audio/pcm" and audio.input.format.rate == 24000
@@ -66,12 +72,12 @@ def test_session_properties_carry_audio_voice_transcription_and_turns():
         300,
     )
     semantic = speech_native.session_properties(
-        speech_native.RealtimeOptions(turn_detection="semantic_vad", eagerness="low")
+        options(turn_detection="semantic_vad", eagerness="low")
     )
     assert semantic.audio.input.turn_detection.type == "semantic_vad"
     assert semantic.audio.input.turn_detection.eagerness == "low"
     with pytest.raises(ValueError, match="server_vad or semantic_vad"):
-        speech_native.session_properties(speech_native.RealtimeOptions(turn_detection="x"))
+        speech_native.session_properties(options(turn_detection="x"))
 
 
 def test_unknown_provider_is_a_clear_error(tmp_path):

@@ -293,7 +293,7 @@ class VisionConversation:
         if prepared is not None:
             body["image"] = prepared.ref.to_dict()
             body["model_copy"] = {"mime": prepared.mime, "size": list(prepared.size)}
-            if event == "received" and getattr(self.settings, "audit_keep_images", False):
+            if event == "received" and self.settings.audit_keep_images:
                 body["kept"] = self._keep(prepared)
         if result is not None:
             body["produced"] = {

@@ -51,7 +51,7 @@ def build_transcriber(
     if correction is None:
         correction = settings.vocabulary_correction
     if biasing is None:
-        biasing = bool(getattr(settings, "whisper_biasing", True))
+        biasing = settings.whisper_biasing
     return Transcriber(
         settings.whisper_model_path(),
         compute_type=settings.whisper_compute_type,
