@@ -19,16 +19,17 @@ from typing import Any
 
 from pipecat.audio.utils import create_file_resampler
 
+from clinic.wording.phrases import sentences
 from providers.local import split_first_clause
 from realtime.protocol.events import BYTES_PER_MS, SAMPLE_RATE
-from realtime.protocol.spoken import WordTiming, split_sentences, word_timings
+from realtime.protocol.spoken import WordTiming, word_timings
 
 AUDIO_CHUNK_MS = 100  # size of each response.output_audio.delta
 
 
 def spoken_pieces(text: str) -> list[str]:
     """The pieces a reply is synthesized in, as the cascaded pipeline's TTS splits it."""
-    return [piece for sentence in split_sentences(text) for piece in split_first_clause(sentence)]
+    return [piece for sentence in sentences(text) for piece in split_first_clause(sentence)]
 
 
 class SpokenOutput:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pipecat.adapters.llm.services.open_ai_realtime_adapter import OpenAIRealtimeLLMAdapter
 from pipecat.processors.aggregators.llm_context import LLMContext
 
+from clinic.wording.phrases import sentences
 from realtime.protocol import (
     ProtocolError,
     apply_session_update,
@@ -19,7 +20,6 @@ from realtime.protocol import (
     known_model,
     messages_for_brain,
     parse_client_event,
-    split_sentences,
     unpack_saved_conversation,
     word_timings,
 )
@@ -186,13 +186,9 @@ def test_tool_calls_become_chat_messages():
 # --- spoken output timings --------------------------------------------------------------------
 
 
-def test_sentences():
-    assert split_sentences("Hi there. How are you?  Fine!") == [
-        "Hi there.",
-        "How are you?",
-        "Fine!",
-    ]
-    assert split_sentences("  ") == []
+def test_replies_are_spoken_sentence_by_sentence():
+    assert sentences("Hi there. How are you?  Fine!") == ["Hi there.", "How are you?", "Fine!"]
+    assert sentences("  ") == []
 
 
 def test_word_timings_spread_over_the_audio():

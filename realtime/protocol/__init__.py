@@ -38,7 +38,7 @@ from realtime.protocol.session import (
     check_response_options,
     default_session,
 )
-from realtime.protocol.spoken import WordTiming, heard_transcript, split_sentences, word_timings
+from realtime.protocol.spoken import WordTiming, heard_transcript, word_timings
 
 __all__ = [
     "BETA_RESPONSE_FIELDS",
@@ -67,7 +67,6 @@ __all__ = [
     "parse_client_event",
     "public_item",
     "server_event",
-    "split_sentences",
     "unpack_saved_conversation",
     "word_timings",
 ]

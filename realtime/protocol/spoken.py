@@ -1,4 +1,4 @@
-"""Spoken output: the pieces a reply is spoken in, and which words of it were heard.
+"""Spoken output: which words of a reply were heard (the pieces: clinic.wording.sentences).
 
 The server streams each word's transcript delta just before the audio chunk where the word
 starts (:func:`word_timings`), so a truncated item keeps exactly the words played
@@ -7,15 +7,7 @@ starts (:func:`word_timings`), so a truncated item keeps exactly the words playe
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split a reply into sentences, the unit the TTS speaks at a time."""
-    return [s for s in (p.strip() for p in _SENTENCE.split(text.strip())) if s]
 
 
 @dataclass(frozen=True)
