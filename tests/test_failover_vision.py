@@ -46,6 +46,8 @@ async def test_vision_model_fails_over_to_the_local_reader(tmp_path, speak):
                 assert status == 200
                 fake.fault = "silent"
                 await say_and_listen(caller, speak, "Can you read the label on this bottle?")
+                # The apology, then the local reader's answer: wait through the gap.
+                await caller.wait_for_silence(quiet=4.0, timeout=40)
             finally:
                 await caller.close()
             audit = open_store(server.settings)
