@@ -184,6 +184,8 @@ def build(session: Session) -> PipelineWorker:
         messages=[{"role": "system", "content": SYSTEM_PROMPT}], tools=TOOLS_SCHEMA
     )
     listeners = [stt] if hasattr(stt, "on_speech_pause") else []
+    if hasattr(stt, "conversation"):
+        stt.conversation = context  # the bot's last line biases what it hears next
     aggregators = LLMContextAggregatorPair(
         context, user_params=user_turn_params(settings, pause_listeners=listeners)
     )
@@ -200,7 +202,7 @@ def build(session: Session) -> PipelineWorker:
     if session.lexicon is not None and settings.vocabulary_correction:
         from processors.vocabulary_correction import VocabularyCorrectionProcessor
 
-        stages.append(VocabularyCorrectionProcessor(lexicon=session.lexicon))
+        stages.append(VocabularyCorrectionProcessor(lexicon=session.lexicon, context=context))
     stages.append(CallerCuesProcessor(on_cues=brain.note_cue if brain else None))
     stages += [aggregators.user(), llm, tts, session.transport.output(), aggregators.assistant()]
 

@@ -237,12 +237,13 @@ class InputAudio:
 
     def _transcribe(self, item: dict[str, Any], audio24: bytes) -> None:
         """Transcribe a user audio item in the background (responses wait for it)."""
+        bot_line = last_assistant_line(self.items)
 
         async def run() -> None:
             pcm = await self._to_16k(audio24)
             config = self.session["audio"]["input"]["transcription"] or {}
             try:
-                text = await asyncio.to_thread(self.engine.transcribe, pcm)
+                text = await asyncio.to_thread(self.engine.transcribe, pcm, bot_line)
             except Exception as e:
                 logger.warning(f"realtime {self.id}: transcription failed: {type(e).__name__}")
                 item["content"][0]["transcript"] = ""
@@ -273,3 +274,14 @@ class InputAudio:
             await self.emit("conversation.item.done", previous_item_id=None, item=item)
 
         self.transcripts[item["id"]] = asyncio.create_task(run())
+
+
+def last_assistant_line(items: list[dict[str, Any]]) -> str:
+    """What the assistant said in its last message item (audio transcript or text)."""
+    for item in reversed(items):
+        if item.get("type") == "message" and item.get("role") == "assistant":
+            parts = item.get("content") or []
+            text = " ".join(p.get("transcript") or p.get("text") or "" for p in parts)
+            if text.strip():
+                return text
+    return ""

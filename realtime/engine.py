@@ -73,15 +73,25 @@ class LocalEngine:
 
     # --- speech in ---------------------------------------------------------------------
 
-    def transcribe(self, pcm16k: bytes) -> str:
-        """The corrected transcript of a committed turn (16 kHz int16 PCM)."""
+    def transcribe(self, pcm16k: bytes, bot_line: str = "") -> str:
+        """The corrected transcript of a committed turn (16 kHz int16 PCM).
+
+        ``bot_line``: what the assistant said last, the context the caller answers
+        (:class:`vocabulary.ConversationContext`).
+        """
         if len(pcm16k) < VAD_RATE // 10 * 2:
             return ""
-        text = self.models.transcriber(self.lexicon).transcribe(to_float(pcm16k)).raw
+        said = None
+        if self.lexicon is not None:
+            from vocabulary import ConversationContext
+
+            said = ConversationContext.from_bot_text(bot_line, self.lexicon)
+        transcriber = self.models.transcriber(self.lexicon)
+        text = transcriber.transcribe(to_float(pcm16k), context=said).raw
         if text and self.lexicon is not None:
             from vocabulary import correct
 
-            text = correct(text, self.lexicon).text
+            text = correct(text, self.lexicon, context=said).text
         return text
 
     def turn_complete(self, pcm16k: bytes) -> bool:

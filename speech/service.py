@@ -21,9 +21,12 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import assert_given
 
 from speech.transcriber import Transcriber
+from vocabulary.context import ConversationContext
 from vocabulary.lexicon import Lexicon
 
 if TYPE_CHECKING:
+    from pipecat.processors.aggregators.llm_context import LLMContext
+
     from config import EchoSettings
 
 FIRST_PASS_KEY = "echo.stt_first_pass"
@@ -39,6 +42,10 @@ class EchoWhisperSTTService(WhisperSTTService):
     bias a second pass over the same encoder output. The emitted
     :class:`TranscriptionFrame` carries ``echo.stt_first_pass``, ``echo.stt_hotwords`` and
     ``echo.stt_ms`` in its metadata.
+
+    ``conversation`` (the pipeline's ``LLMContext``, set once the pipeline has made it) is
+    read for the bot's last line: the terms it offered or the kind of term it asked for
+    join the biased pass (:class:`vocabulary.ConversationContext`).
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class EchoWhisperSTTService(WhisperSTTService):
             "cpu_threads": cpu_threads,
         }
         self._transcriber: Transcriber | None = transcriber
+        self.conversation: LLMContext | None = None
         # (segment audio so far, its transcription) started at a pause; see on_speech_pause
         self._speculation: tuple[bytes, asyncio.Future] | None = None
         self.speculations = 0  # transcriptions started at a pause
@@ -139,9 +147,19 @@ class EchoWhisperSTTService(WhisperSTTService):
             raise RuntimeError("Whisper model not loaded")
         return self._transcriber
 
-    def _transcribe_pcm(self, pcm: bytes):
+    def _transcribe_pcm(self, pcm: bytes, said: ConversationContext | None = None):
         samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        return self.transcriber.transcribe(samples)
+        return self.transcriber.transcribe(samples, context=said)
+
+    def _said(self) -> ConversationContext | None:
+        """What the bot's last line offered or asked for (None without a conversation)."""
+        lexicon = self._transcriber.lexicon if self._transcriber is not None else None
+        if self.conversation is None or lexicon is None:
+            return None
+        from clinic.dialogue.transcript import last_assistant_text
+
+        line = last_assistant_text(self.conversation.get_messages())
+        return ConversationContext.from_bot_text(line, lexicon)
 
     async def on_speech_pause(self, silence_secs: float) -> None:
         """Start transcribing the segment so far while the VAD waits out its silence.
@@ -160,7 +178,7 @@ class EchoWhisperSTTService(WhisperSTTService):
         if not pcm:
             return
         future = asyncio.ensure_future(
-            asyncio.to_thread(self._transcribe_pcm, pcm + self._trailing_silence())
+            asyncio.to_thread(self._transcribe_pcm, pcm + self._trailing_silence(), self._said())
         )
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._speculation = (pcm, future)
@@ -220,7 +238,7 @@ class EchoWhisperSTTService(WhisperSTTService):
                 except Exception:  # noqa: BLE001 - redo it the ordinary way below
                     speculation = None
             if speculation is None:
-                result = await asyncio.to_thread(self._transcribe_pcm, audio)
+                result = await asyncio.to_thread(self._transcribe_pcm, audio, self._said())
         except Exception as exc:  # noqa: BLE001 - report, keep the pipeline alive
             await self.stop_processing_metrics()
             yield ErrorFrame(f"Whisper transcription failed: {type(exc).__name__}: {exc}")

@@ -34,6 +34,7 @@ import numpy as np
 from speech.biasing import BiasedPass
 from speech.passes import drop_restart, plausible_second_pass
 from speech.whisper import SAMPLE_RATE, WHISPER_WINDOW, WhisperDecoder
+from vocabulary.context import ConversationContext
 from vocabulary.correction import DEFAULT_THRESHOLD, Change, apply_changes, correct
 from vocabulary.lexicon import Lexicon
 
@@ -134,13 +135,22 @@ class Transcriber(BiasedPass, WhisperDecoder):
 
     # --- public -----------------------------------------------------------------------
 
-    def transcribe(self, audio: np.ndarray, *, with_baseline: bool = False) -> TranscriptResult:
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        with_baseline: bool = False,
+        context: ConversationContext | None = None,
+    ) -> TranscriptResult:
         """Transcribe one utterance.
 
         Args:
             audio: Mono float32 samples in [-1, 1] at 16 kHz.
             with_baseline: Also decode plain, unbiased STT with ``beam_size`` (for the
                 evaluation; not counted in the timings).
+            context: What the bot just offered or asked for: its terms join the biasing
+                candidates, the audio check and the correction
+                (:class:`vocabulary.ConversationContext`).
 
         Returns:
             Every stage of the transcript and its timings.
@@ -175,7 +185,7 @@ class Transcriber(BiasedPass, WhisperDecoder):
             first, first_tokens = self._decode(encoded, self.first_pass_beam, None)
             raw = first
             timings["decode1"] = (time.perf_counter() - t0) * 1000
-            found, first_changes, first_candidates = self._bias_plan(first)
+            found, first_changes, first_candidates = self._bias_plan(first, context)
             if found:
                 hotwords = ", ".join(c.term for c in found) + "."
                 t1 = time.perf_counter()
@@ -196,7 +206,14 @@ class Transcriber(BiasedPass, WhisperDecoder):
                     t2 = time.perf_counter()
                     frames = min(len(audio) // 160, encoded.shape[1] * 2)
                     raw = self.rescore_rivals(
-                        encoded, frames, first, raw, checks, first_changes, first_candidates
+                        encoded,
+                        frames,
+                        first,
+                        raw,
+                        checks,
+                        first_changes,
+                        first_candidates,
+                        context,
                     )
                     timings["rescore"] = (time.perf_counter() - t2) * 1000
         timings["stt"] = (time.perf_counter() - start) * 1000
@@ -207,7 +224,7 @@ class Transcriber(BiasedPass, WhisperDecoder):
                 changes = first_changes  # already computed on the same text
                 text = apply_changes(raw, changes)
             else:
-                result = correct(raw, self.lexicon, threshold=self.threshold)
+                result = correct(raw, self.lexicon, threshold=self.threshold, context=context)
                 text, changes = result.text, result.changes
             timings["correct"] = (time.perf_counter() - t2) * 1000
         timings["total"] = (time.perf_counter() - start) * 1000

@@ -3,6 +3,7 @@
 Speech recognition, which uses the vocabulary to bias Whisper, is :mod:`speech`.
 """
 
+from vocabulary.context import ConversationContext
 from vocabulary.correction import (
     DEFAULT_THRESHOLD,
     Candidate,
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "Candidate",
     "Change",
+    "ConversationContext",
     "Correction",
     "Lexicon",
     "SpokenForm",

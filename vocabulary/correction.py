@@ -22,10 +22,14 @@ its offsets in the raw text, the replacement, the term, the score and the reason
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from vocabulary.analysis import Analysis
 from vocabulary.lexicon import Lexicon
 from vocabulary.matching import AMBIGUITY_MARGIN, CUE_BONUS, Match, analyse, exact_matches, select
+
+if TYPE_CHECKING:
+    from vocabulary.context import ConversationContext
 
 DEFAULT_THRESHOLD = 0.74
 _SPELLED_TITLES = frozenset({"doctor", "dr"})
@@ -88,13 +92,21 @@ class Candidate:
     exact: bool
 
 
-def correct(text: str, lexicon: Lexicon, *, threshold: float = DEFAULT_THRESHOLD) -> Correction:
+def correct(
+    text: str,
+    lexicon: Lexicon,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    context: ConversationContext | None = None,
+) -> Correction:
     """Replace misrecognized vocabulary terms in a transcript.
 
     Args:
         text: The transcript as the STT produced it.
         lexicon: The deployment vocabulary.
         threshold: Minimum score for a replacement; higher changes less.
+        context: What the bot's last line offered or asked for
+            (:class:`vocabulary.context.ConversationContext`); ``None``: nothing.
 
     Returns:
         The corrected text and one :class:`Change` per replacement (offsets refer to
@@ -103,7 +115,9 @@ def correct(text: str, lexicon: Lexicon, *, threshold: float = DEFAULT_THRESHOLD
     """
     if not text or not text.strip():
         return Correction(text, text, [])
-    an, matches = analyse(text, lexicon, floor=max(0.0, threshold - CUE_BONUS - 0.15))
+    an, matches = analyse(
+        text, lexicon, floor=max(0.0, threshold - CUE_BONUS - 0.15), context=context
+    )
     fuzzy = [m for m in matches if not m.exact]
     chosen = select(
         fuzzy,
@@ -187,17 +201,25 @@ def term_spans(text: str, lexicon: Lexicon) -> list[tuple[int, int, str]]:
 
 
 def candidates(
-    text: str, lexicon: Lexicon, *, floor: float = 0.6, limit: int = 8, margin: float = 0.12
+    text: str,
+    lexicon: Lexicon,
+    *,
+    floor: float = 0.6,
+    limit: int = 8,
+    margin: float = 0.12,
+    context: ConversationContext | None = None,
 ) -> list[Candidate]:
     """Terms that may have been said, best first: exact ones and sound-alikes above ``floor``.
 
     Used to choose the vocabulary subset that biases a second STT pass, so it is more
     liberal than :func:`correct` about ordinary words next to a cue ("refill my map from
-    in") and stricter about providers (only after a title).
+    in") and stricter about providers (only after a title, or offered in ``context``).
     """
     if not text or not text.strip():
         return []
-    an, matches = analyse(text, lexicon, floor=max(0.0, floor - CUE_BONUS), liberal=True)
+    an, matches = analyse(
+        text, lexicon, floor=max(0.0, floor - CUE_BONUS), liberal=True, context=context
+    )
     best: dict[int, Match] = {}
     for m in matches:
         if m.score < floor:

@@ -181,6 +181,14 @@ class Lexicon:
                 return term
         return None
 
+    @cached_property
+    def forms_by_term(self) -> dict[str, tuple[int, ...]]:
+        """Form indices of every term, by its canonical text in lowercase."""
+        found: dict[str, list[int]] = defaultdict(list)
+        for fid, form in enumerate(self.forms):
+            found[self.terms[form.term].text.lower()].append(fid)
+        return {text: tuple(fids) for text, fids in found.items()}
+
     def terms_of(self, category: str) -> list[str]:
         """The canonical text of every term of one category ("medication")."""
         return [t.text for t in self.terms if t.category == category]

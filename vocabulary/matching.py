@@ -14,6 +14,7 @@ context cue of the term's category.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rapidfuzz.distance import JaroWinkler
 
@@ -21,6 +22,9 @@ from vocabulary.analysis import Analysis
 from vocabulary.distance import key_similarity, key_weight
 from vocabulary.lexicon import Lexicon
 from vocabulary.words import FUNCTION_WORDS
+
+if TYPE_CHECKING:
+    from vocabulary.context import ConversationContext
 
 CUE_BONUS = 0.1
 COMMON_MIN_ONE = 0.95  # sound similarity a single ordinary word needs (with a cue)
@@ -82,17 +86,27 @@ def exact_matches(an: Analysis) -> list[Match]:
     return found
 
 
-def fuzzy_matches(an: Analysis, floor: float, liberal: bool = False) -> list[Match]:
+def fuzzy_matches(
+    an: Analysis, floor: float, liberal: bool = False, context: ConversationContext | None = None
+) -> list[Match]:
     """Sound-alike and confusion-table candidates for every eligible span.
 
     ``liberal`` (for choosing biasing terms, not for replacing text) lets a run of ordinary
     words through whenever a cue for the category is next to it, whatever its sound
     score, but takes a provider only in a name slot after a title.
+
+    ``context`` (what the bot's last line offered or asked for): a term it offered counts
+    as cued anywhere in the answer, even in a run of ordinary words or with no title (a
+    provider otherwise needs one); a category it asked for, naming no term of it ("Which
+    doctor do you usually see?"), cues every run of unusual words for that category.
     """
     lex = an.lex
     n = len(an.tokens)
     out: list[Match] = []
     categories = lex.categories
+    offered = context.forms(lex) if context is not None else frozenset()
+    offered_categories = {lex.terms[lex.forms[fid].term].category for fid in offered}
+    expected = context.expected if context is not None else frozenset()
     for i in range(n):
         weak_slot = liberal and i > 0 and an.weak_titles[i - 1]
         name_slot = i > 0 and an.strong_titles[i - 1] or weak_slot
@@ -105,6 +119,11 @@ def fuzzy_matches(an: Analysis, floor: float, liberal: bool = False) -> list[Mat
             cues = {cat: an.cue(cat, i, j) for cat in categories}
             if weak_slot and not cues.get("provider"):
                 cues["provider"] = an.tokens[i - 1].raw
+            if not all_common and not name_slot:
+                for cat in expected:
+                    cues[cat] = cues.get(cat) or f"asked for a {cat}"
+            # Categories a span may stand for only because the bot offered such a term.
+            offer_only = set() if name_slot else offered_categories - {c for c in cues if cues[c]}
             # Liberal search only: a run of several ordinary words with no cue may still
             # be a misheard term ("listen opera"), if it sounds very much like one.
             uncued = False
@@ -117,6 +136,7 @@ def fuzzy_matches(an: Analysis, floor: float, liberal: bool = False) -> list[Mat
                 allowed = {cat for cat, cue in cues.items() if cue}
                 if name_slot:
                     allowed.add("provider")
+                allowed |= offer_only
                 if not allowed and liberal and j - i >= 2 and not function_only:
                     allowed = set(categories) - {"provider"}
                     uncued = True
@@ -129,8 +149,12 @@ def fuzzy_matches(an: Analysis, floor: float, liberal: bool = False) -> list[Mat
                 allowed &= {"provider"}
             elif not cues.get("provider"):
                 # With thousands of names, one sounds like almost anything: a provider is
-                # only matched where a title (or a provider cue) announces a name.
+                # only matched where a title (or a provider cue) announces a name, or one
+                # the bot just offered.
                 allowed.discard("provider")
+                allowed |= offer_only & {"provider"}
+            if not all_common:
+                offer_only &= {"provider"}  # other categories were allowed anyway
             conf = lex.confusions.get(words)
             if conf is not None:
                 term = lex.terms[conf]
@@ -155,15 +179,19 @@ def fuzzy_matches(an: Analysis, floor: float, liberal: bool = False) -> list[Mat
             # is an ordinary phrase around one unlisted word, not a misheard drug).
             odd_letters = sum(len(w) for w, c in zip(words, an.common[i:j], strict=True) if not c)
             mostly_odd = odd_letters >= ODD_SHARE * len(joined)
-            for fid in lex.index.candidates(
+            found = lex.index.candidates(
                 keys, limit=FUZZY_LIMIT, weight=span_weight, categories=allowed
-            ):
+            )
+            found += [fid for fid in offered if fid not in found]
+            for fid in found:
                 form = lex.forms[fid]
                 term = lex.terms[form.term]
                 if term.category not in allowed:
                     continue
+                if term.category in offer_only and fid not in offered:
+                    continue
                 form_weight = lex.form_weights[fid]
-                cue = cues.get(term.category)
+                cue = cues.get(term.category) or ("offered" if fid in offered else None)
                 if not cue and (
                     min(span_weight, form_weight) < SHORT_KEY or not (mostly_odd or uncued)
                 ):
@@ -231,11 +259,16 @@ def select(
 
 
 def analyse(
-    text: str, lexicon: Lexicon, floor: float, liberal: bool = False
+    text: str,
+    lexicon: Lexicon,
+    floor: float,
+    liberal: bool = False,
+    context: ConversationContext | None = None,
 ) -> tuple[Analysis, list[Match]]:
     """The analysis of ``text`` and every match: exact ones (locked) and fuzzy ones.
 
-    Words naming the person of a term ("dermatologist") are locked too.
+    Words naming the person of a term ("dermatologist") are locked too. ``context``: see
+    :func:`fuzzy_matches`.
     """
     an = Analysis(text, lexicon)
     exact = exact_matches(an)
@@ -245,4 +278,4 @@ def analyse(
     for k, norm in enumerate(an.norms):
         if lexicon.is_derived(norm):
             an.locked[k] = True  # "a dermatologist" was said, not a misheard "dermatology"
-    return an, exact + fuzzy_matches(an, floor, liberal)
+    return an, exact + fuzzy_matches(an, floor, liberal, context)

@@ -19,6 +19,21 @@ def message_text(content: Any) -> str:
     return ""
 
 
+def last_assistant_text(messages: list) -> str:
+    """The text of the last assistant message that has text ("" if none).
+
+    >>> last_assistant_text([{"role": "assistant", "content": "Which one?"},
+    ...                      {"role": "user", "content": "Hm."}])
+    'Which one?'
+    """
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            text = message_text(message.get("content"))
+            if text.strip():
+                return text
+    return ""
+
+
 def has_image(content: Any) -> bool:
     """Whether an OpenAI-format message content holds an image part."""
     return isinstance(content, list) and any(
