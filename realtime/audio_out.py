@@ -2,11 +2,12 @@
 
 :class:`SpokenOutput` is the part of :class:`realtime.server.RealtimeConnection` that speaks
 an assistant message. A reply is spoken in the pieces the cascaded pipeline's TTS speaks
-(sentences, each with its first clause or phrase on its own: :func:`providers.local.split_first_clause`),
-each from the shared phrase cache or Piper (:meth:`realtime.engine.LocalEngine.synthesize`)
-and resampled to 24 kHz by Pipecat's resampler. Each word's transcript delta goes out just
-before the audio chunk where the word starts, so a client that plays in order cuts the
-transcript at word granularity when it truncates the item.
+(sentences, each with its first clause or phrase on its own:
+:func:`providers.local.split_first_clause`), each from the shared phrase cache or Piper
+(:meth:`realtime.engine.LocalEngine.synthesize`) and resampled to 24 kHz by Pipecat's
+resampler. Each word's transcript delta goes out just before the audio chunk where the
+word starts, so a client that plays in order cuts the transcript at word granularity when
+it truncates the item.
 
 It uses the connection's ``engine``, ``session``, ``words``, ``audio_ms`` and ``emit``.
 """
