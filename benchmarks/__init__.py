@@ -25,10 +25,14 @@ The scripts, each run from the project directory as ``.venv/bin/python benchmark
   with ``offer_flood``).
 * ``telephony_bench`` — voice-to-voice latency over the Twilio and protobuf WebSocket paths
   (and WebRTC on the same server).
+* ``tts_first_audio`` — Piper's time to a reply's first audio on the replies the bot gave,
+  with and without the phrase cut of the first piece.
 * ``turn_completeness`` — text-level end-of-turn verdicts on the tuning and held-out prompts
   (``python -m benchmarks.turn_completeness``).
 * ``vision_v2v`` — voice-to-voice latency of vision turns over WebRTC, per camera mode.
 * ``vocab_bench`` — vocabulary correction cost and STT time per utterance.
+* ``vocab_context`` — bare answers to the bot's question, with and without the
+  conversation context (the frozen context set, tuning or held-out split).
 * ``vocab_matchers`` — per-call cost of the corrector's matchers, correction time per
   utterance (no Whisper).
 * ``vocab_matrix`` — term accuracy per caller voice and audio condition.
