@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.vocab_matrix import VOICES, synthesize  # noqa: E402
+from benchmarks.vocab_matrix import chosen_cells, synthesize  # noqa: E402
 from vocabulary import ConversationContext, Lexicon, correct  # noqa: E402
 from vocabulary.evaluation import term_outcome, wilson_interval  # noqa: E402
 
@@ -295,13 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=6, help="example rows to print")
     parser.add_argument("--cache-only", action="store_true", help="build audio+transcripts only")
     args = parser.parse_args(argv)
-    voices = [v for v in args.voices.split(",") if v]
-    conditions = [c for c in args.conditions.split(",") if c]
-    unknown = [v for v in voices if v not in VOICES] + [
-        c for c in conditions if c not in CONDITIONS
-    ]
-    if unknown:
-        parser.error(f"unknown voice/condition: {', '.join(unknown)}")
+    voices, conditions = chosen_cells(parser, args.voices, args.conditions, CONDITIONS)
     from config import DEFAULT_VOCABULARY
 
     lexicon = Lexicon.load(args.vocabulary or DEFAULT_VOCABULARY)

@@ -35,6 +35,19 @@ VOICES = {
 CONDITIONS = ("clean", "noise", "phone")
 
 
+def chosen_cells(
+    parser: argparse.ArgumentParser, voices: str, conditions: str, allowed=CONDITIONS
+) -> tuple[list[str], list[str]]:
+    """The ``--voices`` and ``--conditions`` lists; an unknown name is a usage error."""
+    voice_list = [v for v in voices.split(",") if v]
+    condition_list = [c for c in conditions.split(",") if c]
+    unknown = [v for v in voice_list if v not in VOICES]
+    unknown += [c for c in condition_list if c not in allowed]
+    if unknown:
+        parser.error(f"unknown voice/condition: {', '.join(unknown)}")
+    return voice_list, condition_list
+
+
 def run(cmd: list[str], env: dict | None = None) -> None:
     """Run a step; a failure stops the matrix with the step's own output."""
     done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
@@ -114,13 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("echo_data/audio/matrix"))
     parser.add_argument("--out", type=Path, default=Path("reports/vocab-matrix"))
     args = parser.parse_args(argv)
-    voices = [v for v in args.voices.split(",") if v]
-    conditions = [c for c in args.conditions.split(",") if c]
-    unknown = [v for v in voices if v not in VOICES] + [
-        c for c in conditions if c not in CONDITIONS
-    ]
-    if unknown:
-        parser.error(f"unknown voice/condition: {', '.join(unknown)}")
+    voices, conditions = chosen_cells(parser, args.voices, args.conditions)
     utterances = args.utterances.resolve()
     if args.limit:
         utterances = _first_rows(utterances, args.limit, args.out)
