@@ -1,12 +1,11 @@
 """ECHO_API_TOKEN: the bootstrap and admin API answers only callers that present it."""
 
-import shutil
-
 import aiohttp
 import pytest
 from pydantic import SecretStr
 
 from config import EchoSettings
+from tests.browser import launch, needs_chromium
 from tests.conftest import LiveServer
 from tests.test_server import request
 from transports.guards import presented_token, token_matches
@@ -66,19 +65,14 @@ def test_token_sources_and_comparison():
     assert not token_matches(None, "abc")
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+@needs_chromium
 @pytest.mark.parametrize("path", ["/", "/rtvi"])
 async def test_both_pages_send_the_token_from_their_url_fragment(guarded, path):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
+        browser = await launch(p)
         try:
             page = await browser.new_page()
             refused = []

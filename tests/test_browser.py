@@ -4,12 +4,11 @@ Chromium comes from Debian (``chromium``), driven by Playwright with ``executabl
 the page must work with no network but this server's (no CDN).
 """
 
-import shutil
-
 import numpy as np
 import pytest
 
 from audit import open_store
+from tests.browser import fake_media, launch, needs_chromium
 from tests.conftest import wait_until, write_wav
 from tests.heard import heard_like
 
@@ -17,10 +16,8 @@ SAID = "I'd like to book an appointment with Doctor Patel."
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+@needs_chromium
 async def test_browser_page_holds_a_conversation(live_server, speak, tmp_path):
     from playwright.async_api import async_playwright
 
@@ -30,22 +27,7 @@ async def test_browser_page_holds_a_conversation(live_server, speak, tmp_path):
     mic = write_wav(tmp_path / "mic.wav", np.concatenate([quiet, speech, quiet]))
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={mic}",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+        browser = await launch(p, *fake_media(audio=mic))
         page = await browser.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))

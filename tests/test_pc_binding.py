@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import shutil
 
 import aiohttp
 import pytest
@@ -10,6 +9,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from audit import open_store
 from config import EchoSettings
+from tests.browser import FAKE_MEDIA, launch, needs_chromium
 from tests.conftest import LiveServer, wait_until
 from tests.test_limits import an_offer
 from tests.test_server import request
@@ -214,27 +214,13 @@ def test_candidates_are_checked_before_aiortc_sees_them():
             parse_candidate(garbage, "0", 0)
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+@needs_chromium
 async def test_the_page_sends_its_token_when_it_renegotiates_and_patches(server):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+        browser = await launch(p, *FAKE_MEDIA)
         try:
             page = await browser.new_page()
             errors = []

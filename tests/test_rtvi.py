@@ -11,7 +11,6 @@ latency row has a number, an element carries the sentence a person needs.
 import asyncio
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +25,11 @@ from pipelines.rtvi import (
     echo_message,
     refusal,
 )
+from tests.browser import fake_media, launch, needs_chromium
 from tests.conftest import LiveServer, wait_until, write_wav
 
 SAID = "I'd like to book an appointment with Doctor Patel."
 WEB = Path(__file__).resolve().parents[1] / "web"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
 
 # --- the protocol's rules (plain functions) --------------------------------------------------
 
@@ -173,16 +171,6 @@ async def test_a_call_speaks_rtvi_beside_echo_messages(live_server, speak):
 
 # --- headless Chromium --------------------------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
 # The conversation on the page: a caller entry with text, then an Echo entry with spoken text.
 ANSWERED_JS = """() => {
   const entries = [...document.querySelectorAll('#conversation .entry')];
@@ -207,19 +195,8 @@ def energy_js(pc: str) -> str:
     }}"""
 
 
-async def launch(p, *extra):
-    return await p.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra]
-    )
-
-
 def fake_mic(tmp_path, pcm) -> list[str]:
-    mic = write_wav(tmp_path / "mic.wav", pcm)
-    return [
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={mic}",
-    ]
+    return fake_media(audio=write_wav(tmp_path / "mic.wav", pcm))
 
 
 async def guarded_page(browser, base_url: str):

@@ -5,20 +5,17 @@ microphone asks what the screen says. The LLM is a local server speaking OpenAI'
 protocol that calls ``read_image`` and speaks its answer (:mod:`tests.fake_openai`).
 """
 
-import shutil
-
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.browser import fake_media, launch, needs_chromium
 from tests.conftest import LiveServer, wait_until, write_wav
 from tests.fake_openai import FakeOpenAI
 from tests.test_vision_webrtc import cloud_settings, tool_results
 from tests.vision_drawings import error_dialog
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def write_y4m(path, picture: Image.Image, frames: int = 2):
@@ -35,7 +32,7 @@ def write_y4m(path, picture: Image.Image, frames: int = 2):
     return path
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+@needs_chromium
 async def test_page_camera_question_gets_a_voiced_answer(settings, speak, tmp_path):
     from playwright.async_api import async_playwright
 
@@ -46,20 +43,7 @@ async def test_page_camera_question_gets_a_voiced_answer(settings, speak, tmp_pa
 
     with FakeOpenAI(mode="tool") as fake, LiveServer(cloud_settings(settings, fake)) as server:
         async with async_playwright() as p:
-            browser = await p.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--use-fake-ui-for-media-stream",
-                    "--use-fake-device-for-media-stream",
-                    f"--use-file-for-fake-audio-capture={mic}",
-                    f"--use-file-for-fake-video-capture={camera}",
-                    "--autoplay-policy=no-user-gesture-required",
-                ],
-            )
+            browser = await launch(p, *fake_media(audio=mic, video=camera))
             page = await browser.new_page()
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
