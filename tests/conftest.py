@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from config import EchoSettings
+from config import DEFAULT_VOCABULARY, EchoSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 KEY_VARS = (
@@ -53,6 +53,23 @@ def no_cloud_keys(monkeypatch):
 def settings(tmp_path) -> EchoSettings:
     """Local-default settings writing into a temp data dir."""
     return EchoSettings(_env_file=None, data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    """The clinic's vocabulary (providers, medications, specialties, procedures)."""
+    from vocabulary import Lexicon
+
+    return Lexicon.load(DEFAULT_VOCABULARY)
+
+
+@pytest.fixture(scope="module")
+def large():
+    """The case study's larger vocabulary (a superset of the clinic's)."""
+    from vocabulary import Lexicon
+    from vocabulary.casestudy import CASE_STUDY_VOCABULARY
+
+    return Lexicon.load(CASE_STUDY_VOCABULARY)
 
 
 @pytest.fixture(scope="session")

@@ -19,15 +19,9 @@ from benchmarks.vocab_context import (
     score_row,
     summarize,
 )
-from config import DEFAULT_VOCABULARY
-from vocabulary import ConversationContext, Lexicon, find_terms
+from vocabulary import ConversationContext, find_terms
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_context_set.py"
-
-
-@pytest.fixture(scope="module")
-def lexicon() -> Lexicon:
-    return Lexicon.load(DEFAULT_VOCABULARY)
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,6 @@ def clinic() -> Lexicon:
 
 
 @pytest.fixture(scope="module")
-def large() -> Lexicon:
-    return Lexicon.load(CASE_STUDY_VOCABULARY)
-
-
-@pytest.fixture(scope="module")
 def with_confusions() -> Lexicon:
     data = json.loads(DEFAULT_VOCABULARY.read_text())
     data["confusions"] = {

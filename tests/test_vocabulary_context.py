@@ -11,23 +11,11 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
 from clinic.dialogue.transcript import last_assistant_text
-from config import DEFAULT_VOCABULARY
 from processors.vocabulary_correction import VocabularyCorrectionProcessor
 from realtime.audio_in import last_assistant_line
-from vocabulary import ConversationContext, Lexicon, candidates, correct
-from vocabulary.casestudy import CASE_STUDY_VOCABULARY
+from vocabulary import ConversationContext, candidates, correct
 
 OFFER = "I can book you with Doctor Castellanos at nine or Doctor Abernathy at eleven."
-
-
-@pytest.fixture(scope="module")
-def lexicon() -> Lexicon:
-    return Lexicon.load(DEFAULT_VOCABULARY)
-
-
-@pytest.fixture(scope="module")
-def large() -> Lexicon:
-    return Lexicon.load(CASE_STUDY_VOCABULARY)
 
 
 def test_a_bot_line_sets_the_offered_terms_and_the_kind_asked_for(lexicon):

@@ -15,18 +15,12 @@ import pytest
 from config import DEFAULT_VOCABULARY, PROJECT_DIR
 from speech.biasing import _heard_span
 from vocabulary import Lexicon, correct
-from vocabulary.casestudy import CASE_STUDY_VOCABULARY
 from vocabulary.evaluation import load_wav
 
 
 @pytest.fixture(scope="module")
 def clinic() -> Lexicon:
     return Lexicon.load(DEFAULT_VOCABULARY)
-
-
-@pytest.fixture(scope="module")
-def large() -> Lexicon:
-    return Lexicon.load(CASE_STUDY_VOCABULARY)
 
 
 # --- corrector ----------------------------------------------------------------------------

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from pipecat.frames.frames import InterimTranscriptionFrame, TextFrame, TranscriptionFrame
 from pipecat.tests.utils import run_test
 
-from config import DEFAULT_VOCABULARY
 from processors.vocabulary_correction import (
     CORRECTIONS_KEY,
     RAW_TEXT_KEY,
     VocabularyCorrectionProcessor,
 )
-from vocabulary import Lexicon
-
-
-@pytest.fixture(scope="module")
-def lexicon() -> Lexicon:
-    return Lexicon.load(DEFAULT_VOCABULARY)
 
 
 async def test_corrects_transcription_in_place_with_audit_record(lexicon):
