@@ -5,7 +5,7 @@
 The replies are the ones the bot gave in ``echo-agent bench`` runs (``turns.csv``, column
 ``reply``; a plain text file, one reply per line, also works). For each reply's first
 sentence the TTS service synthesizes the first piece before anything plays
-(:func:`providers.local.split_first_clause`): with the phrase cut (a first piece of at
+(:func:`providers.phrasing.split_first_clause`): with the phrase cut (a first piece of at
 most 6 words when a phrase boundary allows) and without it (the first clause, as before).
 It prints, per rule, the first piece's synthesis time (Piper, no phrase cache, median of
 ``--repeat``) p50 / p90 / max, the share of replies whose first piece changed, and gap
@@ -29,7 +29,8 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from clinic.wording.phrases import sentences  # noqa: E402
 from config import EchoSettings  # noqa: E402
-from providers.local import LocalModels, split_first_clause, synthesize_pcm  # noqa: E402
+from providers.local import LocalModels, synthesize_pcm  # noqa: E402
+from providers.phrasing import split_first_clause  # noqa: E402
 
 RULES = {"phrase cut (default)": 6, "first clause only": 10**6}
 

@@ -23,7 +23,8 @@ from loguru import logger
 
 from clinic.cli_chat import BrainLoopError, respond
 from clinic.wording.phrases import sentences
-from providers.local import split_first_clause, synthesize_pcm
+from providers.local import synthesize_pcm
+from providers.phrasing import split_first_clause
 
 # Tools that only read: a speculative reply may follow them (writes wait for the real turn).
 READ_ONLY_TOOLS = frozenset(

@@ -3,7 +3,7 @@
 :class:`SpokenOutput` is the part of :class:`realtime.server.RealtimeConnection` that speaks
 an assistant message. A reply is spoken in the pieces the cascaded pipeline's TTS speaks
 (sentences, each with its first clause or phrase on its own:
-:func:`providers.local.split_first_clause`), each from the shared phrase cache or Piper
+:func:`providers.phrasing.split_first_clause`), each from the shared phrase cache or Piper
 (:meth:`realtime.engine.LocalEngine.synthesize`) and resampled to 24 kHz by Pipecat's
 resampler. Each word's transcript delta goes out just before the audio chunk where the
 word starts, so a client that plays in order cuts the transcript at word granularity when
@@ -21,7 +21,7 @@ from typing import Any
 from pipecat.audio.utils import create_file_resampler
 
 from clinic.wording.phrases import sentences
-from providers.local import split_first_clause
+from providers.phrasing import split_first_clause
 from realtime.protocol.events import BYTES_PER_MS, SAMPLE_RATE
 from realtime.protocol.spoken import WordTiming, word_timings
 

@@ -13,10 +13,9 @@ from providers.local import (
     LocalModels,
     LocalPiperTTSService,
     PhraseCache,
-    speakable,
-    split_first_clause,
     trim_silence,
 )
+from providers.phrasing import speakable, split_first_clause
 
 
 def test_split_first_clause():
