@@ -51,9 +51,8 @@ class ConversationContext:
         """The context a bot line sets for the caller's answer (empty for no line)."""
         if not text:
             return cls()
-        offered = tuple(find_terms(text, lexicon))
-        by_term = {t.text: t.category for t in lexicon.terms}
-        named = {by_term[t] for t in offered if t in by_term}
+        offers = cls(tuple(find_terms(text, lexicon)))
+        named = offers.offered_categories(lexicon)
         lowered = text.lower()
         expected = {
             category
@@ -61,12 +60,18 @@ class ConversationContext:
             if category not in named
             and any(re.search(rf"\b{w}\b", lowered) for w in CATEGORY_WORDS.get(category, ()))
         }
-        return cls(offered, frozenset(expected))
+        return cls(offers.offered, frozenset(expected))
 
     def forms(self, lexicon: Lexicon) -> frozenset[int]:
         """The lexicon's form indices of the offered terms."""
         by_term = lexicon.forms_by_term
         return frozenset(fid for term in self.offered for fid in by_term.get(term.lower(), ()))
+
+    def offered_categories(self, lexicon: Lexicon) -> frozenset[str]:
+        """The categories of the offered terms."""
+        return frozenset(
+            lexicon.terms[lexicon.forms[fid].term].category for fid in self.forms(lexicon)
+        )
 
     def offers(self) -> ConversationContext:
         """The offered terms alone (what a biased STT pass may take as hotwords)."""

@@ -105,7 +105,7 @@ def fuzzy_matches(
     out: list[Match] = []
     categories = lex.categories
     offered = context.forms(lex) if context is not None else frozenset()
-    offered_categories = {lex.terms[lex.forms[fid].term].category for fid in offered}
+    offered_categories = context.offered_categories(lex) if context is not None else frozenset()
     expected = context.expected if context is not None else frozenset()
     for i in range(n):
         weak_slot = liberal and i > 0 and an.weak_titles[i - 1]
